@@ -1,0 +1,5 @@
+package remote
+
+import "os"
+
+var userHomeDir = os.UserHomeDir

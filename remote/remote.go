@@ -1,0 +1,298 @@
+// Package remote defines the one interface every deploy target speaks, its
+// error contract, and Open, which picks a transport by URL scheme.
+//
+// Transports live in sub-packages (remote/ftp, remote/sftp, remote/s3,
+// remote/local) and register themselves with Register from an init function,
+// the way database/sql drivers do; the command imports them for effect.
+package remote
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Remote is a tree of files on a server, rooted at the directory the URL
+// names. It is safe for concurrent use: transports that need one connection
+// per transfer keep a pool.
+//
+// Names are slash-separated and relative to the root: "a/b.txt", never
+// "/a/b.txt", and never with "." or ".." elements. "" names the root itself.
+// Names may hold any byte but NUL and "/"; spaces, unicode, '#', '%', '?',
+// '*', '[' and a leading '-' must round-trip byte for byte.
+//
+// Error contract: every error a method returns is a *fs.PathError whose Op is
+// the operation ("put", "rename", ...) and whose Path is the name, wrapping
+// one of these where it applies, so that callers can use errors.Is:
+//
+//   - fs.ErrNotExist: the name (or, for Put, its parent) does not exist.
+//   - fs.ErrExist: Mkdir of a name that exists.
+//   - fs.ErrPermission: the server refused for lack of permission.
+//   - ErrStorageFull: the server is out of space or over quota.
+//   - ErrAuth: the server rejected the credentials (from Open, usually).
+//   - ErrTemporary: the failure is transient (dropped connection, 421, 426,
+//     450, 451, timeouts); the same call may succeed if retried.
+//
+// TLS and host-key verification failures are returned wrapped, so that
+// errors.As finds *tls.CertificateVerificationError or x509 error types.
+// Cancelling ctx aborts the operation and any network I/O it is blocked in.
+type Remote interface {
+	// Stat describes name. A missing name gives fs.ErrNotExist.
+	Stat(ctx context.Context, name string) (FileInfo, error)
+	// Open streams the content of file name.
+	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	// Put writes size bytes read from r to file name, replacing its content.
+	// It is not atomic: a reader may see a partial file. Use PutAtomic.
+	// The parent directory must exist. size is -1 when unknown.
+	Put(ctx context.Context, name string, r io.Reader, size int64) error
+	// Rename moves file from to to, replacing to when it exists. Transports
+	// whose server cannot rename over a file remove to first.
+	Rename(ctx context.Context, from, to string) error
+	// Remove deletes file name.
+	Remove(ctx context.Context, name string) error
+	// Mkdir creates directory name, whose parent must exist. It fails with
+	// fs.ErrExist when name exists, even where the protocol cannot say so
+	// in its reply (the transport then checks with a Stat).
+	Mkdir(ctx context.Context, name string) error
+	// Rmdir removes directory name, which must be empty.
+	Rmdir(ctx context.Context, name string) error
+	// List returns the entries of directory name, without "." and "..",
+	// sorted by name.
+	List(ctx context.Context, name string) ([]FileInfo, error)
+	// Close releases every connection. The Remote is unusable afterwards.
+	Close() error
+}
+
+// FileInfo describes one entry of a remote tree.
+type FileInfo struct {
+	Name    string // base name (List) or the name asked for (Stat)
+	Size    int64
+	IsDir   bool
+	ModTime time.Time // zero when the server does not say
+}
+
+// AtomicPutter is implemented by transports whose Put already replaces a
+// file in one step (an S3 PUT), so that PutAtomic needs no temporary name.
+type AtomicPutter interface {
+	PutAtomic(ctx context.Context, name string, r io.Reader, size int64) error
+}
+
+// Sentinel errors of the contract above, beside fs.ErrNotExist, fs.ErrExist
+// and fs.ErrPermission.
+var (
+	ErrAuth        = errors.New("authentication failed")
+	ErrStorageFull = errors.New("storage full")
+	ErrTemporary   = errors.New("temporary failure")
+)
+
+// TempPrefix starts the name of every temporary file gftp writes, so that a
+// later run can find and remove what an interrupted one left behind.
+const TempPrefix = ".gftp-tmp-"
+
+// IsTemp reports whether base is the name of a temporary file gftp wrote.
+func IsTemp(base string) bool { return strings.HasPrefix(base, TempPrefix) }
+
+// TempName returns a fresh temporary name in the directory of name. The name
+// is short, so that it fits where the final name barely does.
+func TempName(name string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return Join(path.Dir(name), TempPrefix+hex.EncodeToString(b[:]))
+}
+
+// PutAtomic writes r to name so that a visitor sees either the old content
+// or the new one, never a partial file: it writes a temporary name in the
+// same directory and renames it over name. The temporary file is removed
+// when anything fails.
+func PutAtomic(ctx context.Context, r Remote, name string, src io.Reader, size int64) error {
+	if a, ok := r.(AtomicPutter); ok {
+		return a.PutAtomic(ctx, name, src, size)
+	}
+	tmp := TempName(name)
+	if err := r.Put(ctx, tmp, src, size); err != nil {
+		removeQuietly(r, tmp)
+		return retarget(err, "put", name)
+	}
+	if err := r.Rename(ctx, tmp, name); err != nil {
+		removeQuietly(r, tmp)
+		return retarget(err, "rename", name)
+	}
+	return nil
+}
+
+// removeQuietly removes a temporary file on a fresh context, so that a
+// cancelled deploy still cleans up; its error is of no use to anyone.
+func removeQuietly(r Remote, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = r.Remove(ctx, name)
+}
+
+// retarget makes an error about a temporary file speak of the file the user
+// asked for.
+func retarget(err error, op, name string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return &fs.PathError{Op: op, Path: name, Err: pe.Err}
+	}
+	return &fs.PathError{Op: op, Path: name, Err: err}
+}
+
+// Join joins remote names, treating "" as the root.
+func Join(elem ...string) string {
+	var parts []string
+	for _, e := range elem {
+		if e != "" && e != "." {
+			parts = append(parts, e)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	p := path.Join(parts...)
+	if p == "." {
+		return ""
+	}
+	return p
+}
+
+// Dir is path.Dir with "" for the root.
+func Dir(name string) string {
+	d := path.Dir(name)
+	if d == "." || d == "/" {
+		return ""
+	}
+	return d
+}
+
+// MkdirAll creates name and any missing parents. It asks for the leaf first
+// and walks up only on failure, so an existing tree costs one round trip.
+func MkdirAll(ctx context.Context, r Remote, name string) error {
+	if name == "" {
+		return nil
+	}
+	err := r.Mkdir(ctx, name)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		// Some servers say 550 for a missing parent: check before giving up.
+		if fi, serr := r.Stat(ctx, name); serr == nil && fi.IsDir {
+			return nil
+		}
+		if _, serr := r.Stat(ctx, Dir(name)); serr == nil || Dir(name) == "" {
+			return err
+		}
+	}
+	if err := MkdirAll(ctx, r, Dir(name)); err != nil {
+		return err
+	}
+	if err := r.Mkdir(ctx, name); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// Options carries what a transport may need to connect. Each transport reads
+// the fields that concern it and ignores the rest.
+type Options struct {
+	User     string
+	Password string // never logged
+
+	// TLS (ftpes, ftps; also the S3 endpoint).
+	Insecure  bool     // skip certificate verification
+	CACert    string   // PEM file of extra trusted CAs
+	PinSHA256 []string // accepted leaf certificate fingerprints (hex)
+	KeyLog    io.Writer
+
+	// FTP.
+	DisableEPSV bool
+	Active      bool
+	ActiveAddr  string
+	ActivePorts string
+	TrustPASVIP bool
+
+	// SFTP.
+	KeyFile          string
+	KeyPassphrase    func() ([]byte, error)
+	KnownHosts       string
+	AcceptNewHostKey bool
+
+	// S3.
+	S3Endpoint   string
+	S3Region     string
+	S3Profile    string
+	S3PathStyle  bool
+	CacheControl string
+
+	// Jobs caps the connections a transport opens at once (at least 1).
+	Jobs int
+	// Timeout is the idle deadline for every network read and write.
+	Timeout time.Duration
+	// Logger receives Info lines (-v) and the protocol dialogue at Debug
+	// (-vv). Transports redact secrets before logging. Never nil after Open.
+	Logger *slog.Logger
+}
+
+// OpenFunc opens a transport for a parsed URL.
+type OpenFunc func(ctx context.Context, u *url.URL, opts Options) (Remote, error)
+
+var (
+	mu         sync.RWMutex
+	transports = map[string]OpenFunc{}
+)
+
+// Register makes a transport available for the given URL schemes.
+func Register(fn OpenFunc, schemes ...string) {
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range schemes {
+		transports[s] = fn
+	}
+}
+
+// Schemes lists the registered URL schemes, sorted.
+func Schemes() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	var s []string
+	for k := range transports {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// ErrScheme is returned by Open for a URL scheme no transport handles.
+var ErrScheme = errors.New("unsupported URL scheme")
+
+// Open connects to the target u names. u must already be parsed by ParseURL.
+func Open(ctx context.Context, u *url.URL, opts Options) (Remote, error) {
+	mu.RLock()
+	fn := transports[u.Scheme]
+	mu.RUnlock()
+	if fn == nil {
+		return nil, fmt.Errorf("%w %q (supported: %s)", ErrScheme, u.Scheme, strings.Join(Schemes(), ", "))
+	}
+	if opts.Jobs < 1 {
+		opts.Jobs = 1
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return fn(ctx, u, opts)
+}

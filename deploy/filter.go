@@ -1,0 +1,218 @@
+package deploy
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// IgnoreFile and IncludeFile are read from the top of the work tree, as
+// git-ftp reads them.
+const (
+	IgnoreFile  = ".git-ftp-ignore"
+	IncludeFile = ".git-ftp-include"
+)
+
+// Ignore is the parsed .git-ftp-ignore: shell globs matched against the
+// whole repository-relative path (syncroot prefix included), with the
+// semantics of a bash `case` pattern: '*' also matches '/'.
+type Ignore struct {
+	patterns []*regexp.Regexp
+	sources  []string
+}
+
+// ParseIgnore reads .git-ftp-ignore content. '#' comments and blank lines
+// are skipped and CR is stripped, as git-ftp does with grep and tr.
+func ParseIgnore(data []byte) *Ignore {
+	ig := &Ignore{}
+	for _, line := range lines(data) {
+		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		ig.patterns = append(ig.patterns, globRegexp(line))
+		ig.sources = append(ig.sources, line)
+	}
+	return ig
+}
+
+// LoadIgnore reads the work tree's .git-ftp-ignore; a missing file ignores
+// nothing.
+func LoadIgnore(dir string) (*Ignore, error) {
+	data, err := os.ReadFile(filepath.Join(dir, IgnoreFile))
+	if os.IsNotExist(err) {
+		return &Ignore{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseIgnore(data), nil
+}
+
+// Match reports whether the repository-relative path is ignored.
+func (ig *Ignore) Match(repoPath string) bool {
+	if ig == nil {
+		return false
+	}
+	for _, re := range ig.patterns {
+		if re.MatchString(repoPath) {
+			return true
+		}
+	}
+	return false
+}
+
+// Len is the number of patterns.
+func (ig *Ignore) Len() int { return len(ig.patterns) }
+
+// lines splits on LF and strips every CR.
+func lines(data []byte) []string {
+	data = bytes.ReplaceAll(data, []byte("\r"), nil)
+	return strings.Split(string(data), "\n")
+}
+
+// globRegexp translates a bash pattern ('*', '?', '[...]' with '!' or '^'
+// negation, and backslash escapes) to an anchored regexp. An unterminated
+// '[' is a literal, as in bash.
+func globRegexp(pat string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString(`^(?s:`)
+	rs := []rune(pat)
+	for i := 0; i < len(rs); i++ {
+		switch c := rs[i]; c {
+		case '*':
+			b.WriteString(`.*`)
+		case '?':
+			b.WriteString(`.`)
+		case '\\':
+			if i+1 < len(rs) {
+				i++
+				b.WriteString(regexp.QuoteMeta(string(rs[i])))
+			} else {
+				b.WriteString(`\\`)
+			}
+		case '[':
+			if class, n, ok := bracket(rs[i:]); ok {
+				b.WriteString(class)
+				i += n - 1
+			} else {
+				b.WriteString(`\[`)
+			}
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString(`)$`)
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		// Cannot happen for what we generate; match the pattern literally.
+		return regexp.MustCompile(`^` + regexp.QuoteMeta(pat) + `$`)
+	}
+	return re
+}
+
+// bracket translates a bracket expression starting at rs[0] == '['. It
+// returns the regexp class, how many runes it consumed, and whether it was
+// terminated.
+func bracket(rs []rune) (string, int, bool) {
+	i := 1
+	var b strings.Builder
+	b.WriteString("[")
+	if i < len(rs) && (rs[i] == '!' || rs[i] == '^') {
+		b.WriteString("^")
+		i++
+	}
+	first := true
+	for ; i < len(rs); i++ {
+		c := rs[i]
+		if c == ']' && !first {
+			b.WriteString("]")
+			return b.String(), i + 1, true
+		}
+		first = false
+		switch {
+		case c == '\\' && i+1 < len(rs):
+			i++
+			b.WriteString(regexp.QuoteMeta(string(rs[i])))
+		case c == '[' && i+1 < len(rs) && rs[i+1] == ':':
+			end := strings.Index(string(rs[i:]), ":]")
+			if end < 0 {
+				return "", 0, false
+			}
+			b.WriteString(string(rs[i : i+end+2]))
+			i += len([]rune(string(rs[i:i+end+2]))) - 1
+		case c == '-':
+			b.WriteString("-")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	return "", 0, false
+}
+
+// IncludeRule is one line of .git-ftp-include.
+type IncludeRule struct {
+	// Target is the repository-relative path to upload from the work tree.
+	// A trailing '/' names a directory.
+	Target string
+	// Source, for "target:source" lines, is the repository-relative path
+	// whose change since the deployed commit triggers the upload. Empty for
+	// "!target" lines, which always upload.
+	Source string
+	Line   int
+}
+
+// Always reports whether the rule uploads on every deploy ("!target").
+func (r IncludeRule) Always() bool { return r.Source == "" }
+
+// ParseInclude reads .git-ftp-include. A "target:source" source is
+// relative to the syncroot unless it starts with '/', as in git-ftp.
+func ParseInclude(data []byte, syncroot string) ([]IncludeRule, error) {
+	var rules []IncludeRule
+	for n, line := range lines(data) {
+		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		if t, ok := strings.CutPrefix(line, "!"); ok {
+			if t == "" {
+				return nil, fmt.Errorf("%s:%d: empty path after '!'", IncludeFile, n+1)
+			}
+			rules = append(rules, IncludeRule{Target: cleanRel(t), Line: n + 1})
+			continue
+		}
+		target, source, ok := strings.Cut(line, ":")
+		if !ok || target == "" || source == "" {
+			return nil, fmt.Errorf("%s:%d: %q is neither \"!path\" nor \"target:source\"", IncludeFile, n+1, line)
+		}
+		if s, abs := strings.CutPrefix(source, "/"); abs {
+			source = s
+		} else if syncroot != "" {
+			source = syncroot + "/" + source
+		}
+		rules = append(rules, IncludeRule{Target: cleanRel(target), Source: cleanRel(source), Line: n + 1})
+	}
+	return rules, nil
+}
+
+// cleanRel drops a leading "./" and keeps a trailing '/'.
+func cleanRel(p string) string {
+	for strings.HasPrefix(p, "./") {
+		p = p[2:]
+	}
+	return p
+}
+
+// LoadInclude reads the work tree's .git-ftp-include; a missing file has no
+// rules.
+func LoadInclude(dir, syncroot string) ([]IncludeRule, error) {
+	data, err := os.ReadFile(filepath.Join(dir, IncludeFile))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseInclude(data, syncroot)
+}

@@ -1,0 +1,287 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gftp/gftp/remote"
+)
+
+// Observer hears about the executor's progress. Its methods are called
+// from several goroutines at once.
+type Observer interface {
+	// Begin is called when an action starts.
+	Begin(a Action)
+	// Progress reports n more bytes sent for an upload.
+	Progress(a Action, n int64)
+	// End is called when an action has finished, with its error.
+	End(a Action, err error)
+}
+
+// Executor carries a plan out against a remote.
+type Executor struct {
+	Remote   remote.Remote
+	Repo     *Repo
+	Jobs     int          // parallel transfers (at least 1)
+	Observer Observer     // may be nil
+	Logger   *slog.Logger // may be nil
+}
+
+// Result counts what a run did.
+type Result struct {
+	Mkdirs   int
+	Uploaded int
+	Deleted  int
+	Rmdirs   int
+	Bytes    int64
+	Marker   bool // the marker was moved
+	Failures []Failure
+	Elapsed  time.Duration
+}
+
+// Failure is one action that failed.
+type Failure struct {
+	Action Action
+	Err    error
+}
+
+// FailedError says the deploy did not complete: some actions failed, and
+// the marker was left where it was.
+type FailedError struct {
+	Failures []Failure
+	Skipped  string // what was not attempted because of them
+}
+
+func (e *FailedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of the deploy's actions failed", len(e.Failures))
+	if e.Skipped != "" {
+		fmt.Fprintf(&b, "; %s", e.Skipped)
+	}
+	b.WriteString("; the marker was not moved")
+	return b.String()
+}
+
+// Unwrap returns the failures' errors, so errors.Is sees through.
+func (e *FailedError) Unwrap() []error {
+	errs := make([]error, len(e.Failures))
+	for i, f := range e.Failures {
+		errs[i] = f.Err
+	}
+	return errs
+}
+
+// Run executes the plan: directories, then uploads in parallel, then
+// deletes, then emptied directories, then the marker, only when every step
+// before it succeeded. A failed run leaves the marker untouched, so the next
+// push sends the same changes again.
+func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
+	start := time.Now()
+	res := &Result{}
+	defer func() { res.Elapsed = time.Since(start) }()
+	obs := e.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	log := e.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	jobs := max(e.Jobs, 1)
+	var (
+		mu       sync.Mutex
+		failures []Failure
+	)
+	fail := func(a Action, err error) {
+		mu.Lock()
+		failures = append(failures, Failure{a, err})
+		mu.Unlock()
+	}
+
+	// 1. Directories, parents first, once each.
+	for _, a := range p.Mkdirs {
+		if ctx.Err() != nil {
+			break
+		}
+		obs.Begin(a)
+		err := e.Remote.Mkdir(ctx, a.Path)
+		if errors.Is(err, fs.ErrExist) {
+			err = nil
+		}
+		obs.End(a, err)
+		if err != nil {
+			fail(a, err)
+			continue
+		}
+		res.Mkdirs++
+	}
+
+	// 2. Uploads, each to a temporary name renamed over the old file.
+	var bytes atomic.Int64
+	var uploaded atomic.Int64
+	parallel(ctx, jobs, p.Uploads, func(a Action) {
+		obs.Begin(a)
+		err := e.upload(ctx, a, obs, &bytes)
+		obs.End(a, err)
+		if err != nil {
+			log.Info("upload failed", "path", a.Path, "err", err)
+			fail(a, err)
+			return
+		}
+		log.Info("uploaded", "path", a.Path, "bytes", a.Size, "reason", a.Reason)
+		uploaded.Add(1)
+	})
+	res.Uploaded, res.Bytes = int(uploaded.Load()), bytes.Load()
+	if err := ctx.Err(); err != nil {
+		res.Failures = failures
+		return res, err
+	}
+	if len(failures) > 0 {
+		res.Failures = failures
+		return res, &FailedError{Failures: failures, Skipped: "deletes were not attempted"}
+	}
+
+	// 3. Deletes. A file that is already gone is what we wanted.
+	var deleted atomic.Int64
+	parallel(ctx, jobs, p.Deletes, func(a Action) {
+		obs.Begin(a)
+		err := e.Remote.Remove(ctx, a.Path)
+		if errors.Is(err, fs.ErrNotExist) {
+			log.Info("already gone", "path", a.Path)
+			err = nil
+		}
+		obs.End(a, err)
+		if err != nil {
+			fail(a, err)
+			return
+		}
+		log.Info("deleted", "path", a.Path, "reason", a.Reason)
+		deleted.Add(1)
+	})
+	res.Deleted = int(deleted.Load())
+	if err := ctx.Err(); err != nil {
+		res.Failures = failures
+		return res, err
+	}
+	if len(failures) > 0 {
+		res.Failures = failures
+		return res, &FailedError{Failures: failures}
+	}
+
+	// 4. Directories the deletes emptied, deepest first, and only if empty:
+	// never a directory that still holds anything.
+	for _, a := range p.Rmdirs {
+		list, err := e.Remote.List(ctx, a.Path)
+		if err != nil || len(list) > 0 {
+			continue
+		}
+		obs.Begin(a)
+		err = e.Remote.Rmdir(ctx, a.Path)
+		obs.End(a, err)
+		if err == nil {
+			res.Rmdirs++
+			log.Info("removed empty directory", "path", a.Path)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+
+	// 5. The marker, last.
+	m := Action{Op: OpMarker, Path: p.Marker, Size: 41, Reason: p.To.String()}
+	obs.Begin(m)
+	err := WriteMarker(ctx, e.Remote, p.Marker, p.To)
+	obs.End(m, err)
+	if err != nil {
+		res.Failures = append(failures, Failure{m, err})
+		return res, &FailedError{Failures: res.Failures}
+	}
+	res.Marker = true
+	return res, nil
+}
+
+// upload sends one file. When its directory is missing on the server (drift,
+// or a directory that held only ignored files), it creates it and tries
+// once more.
+func (e *Executor) upload(ctx context.Context, a Action, obs Observer, total *atomic.Int64) error {
+	try := func() error {
+		rc, err := a.open(e.Repo)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		cr := &countingReader{r: rc, a: a, obs: obs, total: total}
+		err = remote.PutAtomic(ctx, e.Remote, a.Path, cr, a.Size)
+		if err != nil {
+			total.Add(-cr.n) // sent again on retry, or not at all
+		}
+		return err
+	}
+	err := try()
+	if err != nil && errors.Is(err, fs.ErrNotExist) && ctx.Err() == nil {
+		if d := remote.Dir(a.Path); d != "" {
+			if merr := remote.MkdirAll(ctx, e.Remote, d); merr == nil {
+				err = try()
+			}
+		}
+	}
+	return err
+}
+
+// parallel runs fn over items with at most jobs at once, and stops handing
+// out work when ctx is cancelled.
+func parallel(ctx context.Context, jobs int, items []Action, fn func(Action)) {
+	ch := make(chan Action)
+	var wg sync.WaitGroup
+	for i := 0; i < min(jobs, len(items)); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for a := range ch {
+				fn(a)
+			}
+		}()
+	}
+feed:
+	for _, a := range items {
+		select {
+		case ch <- a:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(ch)
+	wg.Wait()
+}
+
+type countingReader struct {
+	r     io.Reader
+	a     Action
+	obs   Observer
+	total *atomic.Int64
+	n     int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n += int64(n)
+		c.total.Add(int64(n))
+		c.obs.Progress(c.a, int64(n))
+	}
+	return n, err
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Begin(Action)           {}
+func (nopObserver) Progress(Action, int64) {}
+func (nopObserver) End(Action, error)      {}

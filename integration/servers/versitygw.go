@@ -1,0 +1,168 @@
+package servers
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// S3 credentials and region of every versitygw that StartS3 runs. They are
+// throwaway values for a loopback server.
+const (
+	S3AccessKey = "gftptestaccess"
+	S3SecretKey = "gftp-test-secret-Zq7xW2pL9vR4"
+	S3Region    = "us-east-1"
+	S3Bucket    = "gftp-test"
+)
+
+// versitygwPath finds the versitygw binary: $VERSITYGW, PATH, $GOBIN,
+// $GOPATH/bin, ~/go/bin, and where .ci/install-versitygw.sh puts it.
+func versitygwPath() string {
+	if p := os.Getenv("VERSITYGW"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p
+	}
+	var dirs []string
+	if d := os.Getenv("GOBIN"); d != "" {
+		dirs = append(dirs, d)
+	}
+	if d := os.Getenv("GOPATH"); d != "" {
+		for _, p := range filepath.SplitList(d) {
+			dirs = append(dirs, filepath.Join(p, "bin"))
+		}
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, "go", "bin"))
+	}
+	dirs = append(dirs, "/usr/local/bin", "/root/go/bin")
+	for _, d := range dirs {
+		p := filepath.Join(d, "versitygw")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// StartS3 runs versitygw with its posix backend on a free loopback port,
+// serving one empty bucket, and stops it when the test ends.
+//
+// The Server's URL is s3://gftp-test/, Root is the bucket's directory (an
+// object a/b lands in Root/a/b), Env holds the credentials and region, and
+// Flags the endpoint and path-style addressing. User and Password are the
+// access key and secret too, for tests that build remote.Options.
+func StartS3(t testing.TB) *Server {
+	t.Helper()
+	bin := versitygwPath()
+	if bin == "" {
+		Unavailable(t, "versitygw not found in $VERSITYGW, PATH, $GOBIN or $GOPATH/bin", "run .ci/install-versitygw.sh")
+		return nil
+	}
+	dir := t.TempDir()
+	gwroot := filepath.Join(dir, "gw")
+	root := filepath.Join(gwroot, S3Bucket)
+	// In the posix backend a bucket is a top-level directory; versitygw
+	// serves one made beforehand (it owns it to the root account).
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatalf("versitygw: %v", err)
+	}
+	port := FreePort(t)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	var out vgwOutput
+	cmd := exec.Command(bin,
+		"--port", addr,
+		"--access", S3AccessKey,
+		"--secret", S3SecretKey,
+		"--region", S3Region,
+		"--quiet",
+		"posix", gwroot)
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID=", "ROOT_SECRET_ACCESS_KEY=", "ROOT_ACCESS_KEY=", "ROOT_SECRET_KEY=")
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("versitygw: start %s: %v", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("versitygw output:\n%s", out.String())
+		}
+	})
+	if err := vgwWaitListening(addr, exited, 20*time.Second); err != nil {
+		t.Fatalf("versitygw on %s: %v\n%s", addr, err, out.String())
+	}
+	return &Server{
+		Name:     "versitygw-posix",
+		URL:      "s3://" + S3Bucket + "/",
+		User:     S3AccessKey,
+		Password: S3SecretKey,
+		Root:     root,
+		Flags:    []string{"--s3-endpoint", "http://" + addr, "--s3-path-style"},
+		Env: []string{
+			"AWS_ACCESS_KEY_ID=" + S3AccessKey,
+			"AWS_SECRET_ACCESS_KEY=" + S3SecretKey,
+			"AWS_REGION=" + S3Region,
+			"AWS_EC2_METADATA_DISABLED=true",
+		},
+		Addr: addr,
+	}
+}
+
+// vgwWaitListening waits until addr accepts a connection, the process exits,
+// or the time is up.
+func vgwWaitListening(addr string, exited <-chan struct{}, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("exited before listening")
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not listening after %v: %v", limit, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// vgwOutput collects a process's output while the test reads it.
+type vgwOutput struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *vgwOutput) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *vgwOutput) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

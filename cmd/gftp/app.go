@@ -1,0 +1,734 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/urfave/cli/v3"
+
+	"github.com/gftp/gftp/deploy"
+	"github.com/gftp/gftp/remote"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// app is one run of the command: its streams and what the flags decided.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	verbose        int
+	log            *slog.Logger
+	getwd          func() (string, error)
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
+	return &app{stdin: stdin, stdout: stdout, stderr: stderr, getwd: os.Getwd}
+}
+
+// connFlags are accepted by every command that talks to a remote.
+func (a *app) connFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "login `USER` (env GFTP_USER, git config git-ftp.user, ~/.netrc)"},
+		&cli.StringFlag{Name: "passwd", Aliases: []string{"p"}, Usage: "login `PASSWORD`; visible to other users in ps, so prefer GFTP_PASSWORD, --password-command, ~/.netrc or -P"},
+		&cli.BoolFlag{Name: "ask-passwd", Aliases: []string{"P"}, Usage: "ask for the password on the terminal"},
+		&cli.StringFlag{Name: "password-command", Usage: "run `CMD` with sh -c and use its first output line as the password (env GFTP_PASSWORD_COMMAND)"},
+		&cli.StringFlag{Name: "scope", Aliases: []string{"s"}, Usage: "use the settings of scope `NAME` (git config git-ftp.NAME.*)"},
+		&cli.StringFlag{Name: "syncroot", Usage: "deploy only `DIR` of the repository, as the remote root"},
+		&cli.StringFlag{Name: "remote-root", Usage: "prefix `DIR` to the URL's path, as git-ftp does"},
+		&cli.BoolFlag{Name: "insecure", Usage: "do not verify the server's TLS certificate or SSH host key (warns)"},
+		&cli.StringFlag{Name: "cacert", Usage: "trust the CA certificates in PEM `FILE` as well as the system's"},
+		&cli.StringSliceFlag{Name: "pin-sha256", Usage: "accept a server certificate whose SHA-256 fingerprint is `HEX`"},
+		&cli.BoolFlag{Name: "disable-epsv", Usage: "FTP: use PASV instead of EPSV"},
+		&cli.StringFlag{Name: "key", Usage: "SFTP: private key `FILE` (passphrase from GFTP_KEY_PASSPHRASE or a prompt)"},
+		&cli.StringFlag{Name: "pubkey", Usage: "SFTP: accepted for git-ftp compatibility and ignored (the public key is derived from --key)"},
+		&cli.StringFlag{Name: "known-hosts", Usage: "SFTP: known_hosts `FILE` (default ~/.ssh/known_hosts)"},
+		&cli.BoolFlag{Name: "accept-new-host-key", Usage: "SFTP: add an unknown host key to known_hosts (never a changed one)"},
+		&cli.StringFlag{Name: "s3-endpoint", Usage: "S3: endpoint `URL` of an S3-compatible server (env AWS_ENDPOINT_URL)"},
+		&cli.StringFlag{Name: "s3-region", Usage: "S3: bucket `REGION`"},
+		&cli.StringFlag{Name: "s3-profile", Usage: "S3: shared config `PROFILE`"},
+		&cli.BoolFlag{Name: "s3-path-style", Usage: "S3: path-style addressing (most S3-compatible servers)"},
+		&cli.StringFlag{Name: "cache-control", Usage: "S3: Cache-Control `VALUE` for uploaded objects"},
+		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "parallel transfers (`N` connections)"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "idle `DURATION` after which a stalled network read or write fails"},
+	}
+}
+
+func (a *app) command() *cli.Command {
+	root := a.rootCommand()
+	for _, c := range root.Commands {
+		c.OnUsageError = root.OnUsageError
+	}
+	return root
+}
+
+func (a *app) rootCommand() *cli.Command {
+	verbosity := 0
+	deployFlags := func(extra ...cli.Flag) []cli.Flag {
+		return append([]cli.Flag{
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "print the plan and touch nothing on the remote"},
+			&cli.StringFlag{Name: "commit", Aliases: []string{"c"}, Usage: "deploy `SHA` (any revision) instead of HEAD"},
+			&cli.BoolFlag{Name: "allow-dirty", Usage: "deploy although tracked files have uncommitted changes"},
+		}, extra...)
+	}
+	return &cli.Command{
+		Name:                   "gftp",
+		Usage:                  "deploy git repositories to FTP, FTPS, SFTP, S3 and directories by uploading only what changed",
+		UsageText:              "gftp [global options] command [options] [URL|SCOPE]",
+		Version:                version,
+		Writer:                 a.stdout,
+		ErrWriter:              a.stderr,
+		UseShortOptionHandling: true,
+		EnableShellCompletion:  false,
+		HideVersion:            true,
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "-v lists each action, -vv adds the protocol dialogue (passwords shown as ****)", Config: cli.BoolConfig{Count: &verbosity}},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors and the summary"},
+		}, a.connFlags()...),
+		Before: func(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+			a.verbose = verbosity
+			if cmd.Bool("quiet") {
+				a.verbose = -1
+			}
+			a.log = slog.New(newLogHandler(a.stderr, a.verbose))
+			return ctx, nil
+		},
+		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // exit codes are ours
+		OnUsageError: func(ctx context.Context, cmd *cli.Command, err error, _ bool) error {
+			return usageErr("see 'gftp help "+cmd.Name+"'", "%v", err)
+		},
+		Commands: []*cli.Command{
+			{
+				Name:      "init",
+				Usage:     "upload every file of the commit and record it as deployed (the first deploy)",
+				ArgsUsage: "[URL|SCOPE]",
+				Flags:     deployFlags(),
+				Action:    a.run(a.initCmd),
+			},
+			{
+				Name:      "push",
+				Usage:     "upload what changed since the deployed commit, delete what was removed, then move the marker",
+				ArgsUsage: "[URL|SCOPE]",
+				Flags: deployFlags(
+					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "upload every file, not only the changes"},
+					&cli.BoolFlag{Name: "auto-init", Usage: "run init when nothing is deployed yet"},
+					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "when the deployed commit is unknown locally, upload every file"},
+				),
+				Action: a.run(a.pushCmd),
+			},
+			{
+				Name:      "catchup",
+				Usage:     "record the commit as deployed without uploading anything",
+				ArgsUsage: "[URL|SCOPE]",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "say what would be recorded, and record nothing"},
+					&cli.StringFlag{Name: "commit", Aliases: []string{"c"}, Usage: "record `SHA` instead of HEAD"},
+				},
+				Action: a.run(a.catchupCmd),
+			},
+			{
+				Name:      "show",
+				Usage:     "print the deployed commit",
+				ArgsUsage: "[URL|SCOPE]",
+				Action:    a.run(a.showCmd),
+			},
+			{
+				Name:      "log",
+				Usage:     "print the commits between the deployed one and HEAD (what the next push sends)",
+				ArgsUsage: "[URL|SCOPE]",
+				Action:    a.run(a.logCmd),
+			},
+			{
+				Name:      "add-scope",
+				Usage:     "save URL (and any user:password in it) as scope NAME in git config git-ftp.NAME.*",
+				ArgsUsage: "NAME URL",
+				Action:    a.run(a.addScopeCmd),
+			},
+			{
+				Name:      "remove-scope",
+				Usage:     "delete scope NAME from git config",
+				ArgsUsage: "NAME",
+				Action:    a.run(a.removeScopeCmd),
+			},
+			{
+				Name:  "version",
+				Usage: "print gftp's version",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					fmt.Fprintf(a.stdout, "gftp %s\n", version)
+					return nil
+				},
+			},
+		},
+	}
+}
+
+// run adapts a command body to urfave/cli.
+func (a *app) run(fn func(context.Context, *cli.Command) error) cli.ActionFunc {
+	return fn
+}
+
+// warn prints a warning unless -q.
+func (a *app) warn(format string, args ...any) {
+	if a.verbose >= 0 {
+		fmt.Fprintf(a.stderr, "gftp: warning: "+format+"\n", args...)
+	}
+}
+
+// target is an opened repository, its settings, and the remote's URL.
+type target struct {
+	repo     *deploy.Repo
+	settings *settings
+	url      *url.URL
+	display  string // the URL without password, for messages
+}
+
+// resolveTarget opens the repository and works out URL and settings. The
+// positional argument is a URL, or the name of a scope.
+func (a *app) resolveTarget(ctx context.Context, cmd *cli.Command) (*target, error) {
+	wd, err := a.getwd()
+	if err != nil {
+		return nil, err
+	}
+	repo, err := deploy.OpenRepo(wd)
+	if err != nil {
+		return nil, err
+	}
+	s, err := loadSettings(ctx, cmd, repo.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if cmd.Args().Len() > 1 {
+		return nil, usageErr("give one URL or scope", "too many arguments: %q", cmd.Args().Slice())
+	}
+	arg := cmd.Args().First()
+	if arg != "" && !strings.Contains(arg, "://") && s.hasScope(arg) && s.scope == "" {
+		s.scope, arg = arg, ""
+	}
+	raw := arg
+	if raw == "" {
+		raw = s.str("url")
+	}
+	if raw == "" {
+		hint := "give the URL as an argument, or set GFTP_URL or git config git-ftp.url"
+		if s.scope != "" {
+			hint = fmt.Sprintf("set it with 'gftp add-scope %s URL'", s.scope)
+		}
+		return nil, missingErr(hint, "no URL given")
+	}
+	u, err := remote.ParseURL(raw)
+	if err != nil {
+		return nil, usageErr("URLs look like ftp://host/path, ftpes://, ftps://, sftp://user@host/path, s3://bucket/prefix or a local path", "%v", err)
+	}
+	if rr := s.str("remote-root"); rr != "" && u.Scheme != "file" {
+		// git-ftp: REMOTE_PATH = REMOTE_ROOT + the URL's path.
+		rest := strings.TrimPrefix(u.Path, "/")
+		u.Path = "/" + strings.TrimSuffix(rr, "/") + "/" + rest
+		u.RawPath = ""
+	}
+	t := &target{repo: repo, settings: s, url: u}
+	t.display = remote.Redact(u.String())
+	return t, nil
+}
+
+// open connects to the target's remote.
+func (a *app) open(ctx context.Context, cmd *cli.Command, t *target) (remote.Remote, error) {
+	opts, err := a.remoteOptions(ctx, cmd, t)
+	if err != nil {
+		return nil, err
+	}
+	u := *t.url
+	u.User = nil
+	if opts.User != "" || opts.Password != "" {
+		u.User = url.User(opts.User)
+	}
+	a.log.Info("connecting", "url", remote.Redact(u.String()))
+	return remote.Open(ctx, &u, opts)
+}
+
+// remoteOptions gathers credentials and transport settings.
+func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, t *target) (remote.Options, error) {
+	s := t.settings
+	o := remote.Options{
+		Insecure:         s.bool("insecure"),
+		CACert:           s.str("cacert"),
+		PinSHA256:        cmd.StringSlice("pin-sha256"),
+		DisableEPSV:      s.bool("disable-epsv"),
+		KeyFile:          s.str("key"),
+		KnownHosts:       s.str("known-hosts"),
+		AcceptNewHostKey: s.bool("accept-new-host-key"),
+		S3Endpoint:       s.str("s3-endpoint"),
+		S3Region:         s.str("s3-region"),
+		S3Profile:        s.str("s3-profile"),
+		S3PathStyle:      s.bool("s3-path-style"),
+		CacheControl:     s.str("cache-control"),
+		Logger:           a.log,
+	}
+	if n, err := strconv.Atoi(s.str("jobs")); err == nil {
+		o.Jobs = n
+	}
+	if o.Jobs < 1 {
+		return o, usageErr("use --jobs 1 or more", "--jobs must be at least 1")
+	}
+	if d, err := time.ParseDuration(s.str("timeout")); err == nil {
+		o.Timeout = d
+	}
+	if o.Insecure {
+		a.warn("--insecure: the server's identity is not verified; anyone on the path can read and change this deploy")
+	}
+	if p := os.Getenv("SSLKEYLOGFILE"); p != "" {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return o, &deploy.LocalError{Err: err}
+		}
+		a.warn("SSLKEYLOGFILE is set: TLS session keys are written to %s", p)
+		o.KeyLog = f
+	}
+	o.KeyPassphrase = func() ([]byte, error) {
+		if v, ok := os.LookupEnv("GFTP_KEY_PASSPHRASE"); ok {
+			return []byte(v), nil
+		}
+		return a.prompt("Passphrase for " + o.KeyFile + ": ")
+	}
+
+	// User and password: the URL's userinfo counts as a flag-level source
+	// for the user, and a password in it as one given on the command line.
+	u := t.url
+	o.User = s.str("user")
+	if _, src := s.get("user"); src < srcEnv && u.User != nil && u.User.Username() != "" {
+		o.User = u.User.Username()
+	}
+	pw, pwSrc := s.get("password")
+	if u.User != nil {
+		if p, ok := u.User.Password(); ok && pwSrc < srcEnv {
+			pw, pwSrc = p, srcFlag
+		}
+	}
+	if pwSrc == srcFlag {
+		a.warn("a password on the command line is visible to other users (ps, shell history); use GFTP_PASSWORD, --password-command, ~/.netrc or -P instead")
+	}
+	pcmd, pcmdSrc := s.get("password-command")
+	switch {
+	case cmd.Bool("ask-passwd"):
+		p, err := a.prompt(fmt.Sprintf("Password for %s@%s: ", o.User, u.Host))
+		if err != nil {
+			return o, err
+		}
+		pw = string(p)
+	case pcmd != "" && pcmdSrc >= pwSrc:
+		p, err := runPasswordCommand(ctx, pcmd, t.repo.Dir)
+		if err != nil {
+			return o, err
+		}
+		pw = p
+	case pwSrc == srcNone:
+		if login, p, ok := netrcLookup(u.Hostname()); ok {
+			if o.User == "" {
+				o.User = login
+			}
+			if o.User == login {
+				pw = p
+			}
+		}
+	}
+	o.Password = pw
+	if h, ok := a.log.Handler().(*logHandler); ok {
+		h.redact(pw)
+	}
+	return o, nil
+}
+
+func runPasswordCommand(ctx context.Context, command, dir string) (string, error) {
+	c := exec.CommandContext(ctx, "sh", "-c", command)
+	c.Dir = dir
+	c.Stderr = os.Stderr
+	out, err := c.Output()
+	if err != nil {
+		return "", usageErr("check the command given with --password-command or git-ftp.password-command", "password command failed: %v", err)
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimRight(line, "\r"), nil
+}
+
+// prompt reads a secret from the terminal without echo.
+func (a *app) prompt(msg string) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, usageErr("use GFTP_PASSWORD, --password-command or ~/.netrc when there is no terminal", "cannot ask for a password: no terminal")
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, msg)
+	p, err := readPassword(tty)
+	fmt.Fprintln(tty)
+	return p, err
+}
+
+// checkDirty refuses to deploy from a tree with uncommitted changes.
+func (a *app) checkDirty(ctx context.Context, cmd *cli.Command, repo *deploy.Repo) error {
+	if cmd.Bool("allow-dirty") {
+		return nil
+	}
+	files, err := repo.Dirty(ctx)
+	if err != nil {
+		return err
+	}
+	if len(files) > 0 {
+		return &DirtyError{Files: files}
+	}
+	return nil
+}
+
+func (a *app) targetCommit(cmd *cli.Command, repo *deploy.Repo) (*object.Commit, error) {
+	rev := cmd.String("commit")
+	if rev == "" {
+		rev = "HEAD"
+	}
+	return repo.Resolve(rev)
+}
+
+func (a *app) planOptions(t *target, all bool) (deploy.PlanOptions, error) {
+	ig, err := deploy.LoadIgnore(t.repo.Dir)
+	if err != nil {
+		return deploy.PlanOptions{}, &deploy.LocalError{Err: err}
+	}
+	syncroot := strings.Trim(path.Clean("/"+t.settings.str("syncroot")), "/")
+	inc, err := deploy.LoadInclude(t.repo.Dir, syncroot)
+	if err != nil {
+		return deploy.PlanOptions{}, usageErr("fix the line in .git-ftp-include", "%v", err)
+	}
+	return deploy.PlanOptions{
+		Syncroot: syncroot,
+		All:      all,
+		Marker:   a.markerName(t),
+		Ignore:   ig,
+		Include:  inc,
+	}, nil
+}
+
+func (a *app) markerName(t *target) string {
+	if m := t.settings.str("deployedsha1file"); m != "" {
+		return m
+	}
+	return deploy.DefaultMarker
+}
+
+func (a *app) initCmd(ctx context.Context, cmd *cli.Command) error {
+	t, err := a.resolveTarget(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	to, err := a.targetCommit(cmd, t.repo)
+	if err != nil {
+		return err
+	}
+	if err := a.checkDirty(ctx, cmd, t.repo); err != nil {
+		return err
+	}
+	r, err := a.open(ctx, cmd, t)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return a.doInit(ctx, cmd, t, r, to)
+}
+
+func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, to *object.Commit) error {
+	marker := a.markerName(t)
+	deployed, err := deploy.ReadMarker(ctx, r, marker)
+	switch {
+	case err == nil:
+		return usageErr("use 'gftp push' to deploy the changes since then; to start over, delete "+marker+" on the server first",
+			"%s is already deployed at %s (found in %s)", deployed.String()[:7], t.display, marker)
+	case !errors.Is(err, deploy.ErrNoMarker):
+		return err
+	}
+	return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true)
+}
+
+func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
+	t, err := a.resolveTarget(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	to, err := a.targetCommit(cmd, t.repo)
+	if err != nil {
+		return err
+	}
+	if err := a.checkDirty(ctx, cmd, t.repo); err != nil {
+		return err
+	}
+	r, err := a.open(ctx, cmd, t)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	from, err := deploy.ReadMarker(ctx, r, a.markerName(t))
+	if errors.Is(err, deploy.ErrNoMarker) && cmd.Bool("auto-init") {
+		a.log.Info("nothing deployed yet: running init (--auto-init)")
+		return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true)
+	}
+	if err != nil {
+		return err
+	}
+	all := cmd.Bool("all")
+	if from == to.Hash && !all {
+		fmt.Fprintf(a.stdout, "Everything up to date: %s is deployed at %s.\n", short(to.Hash), t.display)
+		return nil
+	}
+	if _, err := t.repo.Commit(from); err != nil {
+		if !cmd.Bool("force") {
+			return err
+		}
+		a.warn("deployed commit %s is not in the local repository; uploading every file (--force)", short(from))
+		all = true
+	}
+	return a.deploy(ctx, cmd, t, r, from, to, all)
+}
+
+// deploy plans and, unless --dry-run, executes.
+func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, from plumbing.Hash, to *object.Commit, all bool) error {
+	opts, err := a.planOptions(t, all)
+	if err != nil {
+		return err
+	}
+	plan, err := deploy.NewPlan(ctx, t.repo, from, to, opts)
+	if err != nil {
+		return err
+	}
+	for _, w := range plan.Warnings {
+		a.warn("%s", w)
+	}
+	if cmd.Bool("dry-run") {
+		a.printPlan(plan, t)
+		return nil
+	}
+	prog := newProgress(a.stderr, plan, a.verbose >= 0 && a.verbose < 2)
+	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: prog, Logger: a.log}
+	res, err := ex.Run(ctx, plan)
+	prog.Finish()
+	if err != nil {
+		a.printResult(plan, res, t, false)
+		return err
+	}
+	a.printResult(plan, res, t, true)
+	return nil
+}
+
+func (a *app) printPlan(p *deploy.Plan, t *target) {
+	w := a.stdout
+	fmt.Fprintf(w, "Plan for %s at %s", short(p.To), t.display)
+	if !p.From.IsZero() {
+		fmt.Fprintf(w, " (deployed: %s, %d commit%s)", short(p.From), p.Commits, plural(p.Commits))
+	}
+	fmt.Fprintln(w, ":")
+	for _, act := range p.Actions() {
+		switch act.Op {
+		case deploy.OpUpload:
+			fmt.Fprintf(w, "  %-7s %s (%s, %s)\n", act.Op, act.Path, humanBytes(act.Size), act.Reason)
+		case deploy.OpRmdir:
+			fmt.Fprintf(w, "  %-7s %s (if empty)\n", act.Op, act.Path)
+		case deploy.OpMarker:
+			fmt.Fprintf(w, "  %-7s %s <- %s\n", act.Op, act.Path, p.To)
+		default:
+			fmt.Fprintf(w, "  %-7s %s (%s)\n", act.Op, act.Path, act.Reason)
+		}
+	}
+	fmt.Fprintf(w, "Dry run: would upload %d file%s (%s) and delete %d; nothing was changed on the remote.\n",
+		len(p.Uploads), plural(len(p.Uploads)), humanBytes(p.Bytes()), len(p.Deletes))
+}
+
+func (a *app) printResult(p *deploy.Plan, res *deploy.Result, t *target, ok bool) {
+	if res == nil {
+		return
+	}
+	if !ok {
+		fmt.Fprintf(a.stdout, "Deploy of %s to %s FAILED: %d of %d uploaded, %d of %d deleted, %s in %s; marker not moved.\n",
+			short(p.To), t.display, res.Uploaded, len(p.Uploads), res.Deleted, len(p.Deletes), humanBytes(res.Bytes), res.Elapsed.Round(time.Millisecond))
+		return
+	}
+	fmt.Fprintf(a.stdout, "Deployed %s (%d commit%s) to %s: %d uploaded, %d deleted, %s in %s.\n",
+		short(p.To), p.Commits, plural(p.Commits), t.display, res.Uploaded, res.Deleted, humanBytes(res.Bytes), res.Elapsed.Round(time.Millisecond))
+}
+
+func (a *app) catchupCmd(ctx context.Context, cmd *cli.Command) error {
+	t, err := a.resolveTarget(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	to, err := a.targetCommit(cmd, t.repo)
+	if err != nil {
+		return err
+	}
+	r, err := a.open(ctx, cmd, t)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	marker := a.markerName(t)
+	if cmd.Bool("dry-run") {
+		fmt.Fprintf(a.stdout, "Dry run: would record %s as deployed in %s at %s.\n", to.Hash, marker, t.display)
+		return nil
+	}
+	if err := deploy.WriteMarker(ctx, r, marker, to.Hash); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Recorded %s as deployed at %s (nothing uploaded).\n", short(to.Hash), t.display)
+	return nil
+}
+
+func (a *app) readDeployed(ctx context.Context, cmd *cli.Command) (*target, plumbing.Hash, error) {
+	t, err := a.resolveTarget(ctx, cmd)
+	if err != nil {
+		return nil, plumbing.ZeroHash, err
+	}
+	r, err := a.open(ctx, cmd, t)
+	if err != nil {
+		return nil, plumbing.ZeroHash, err
+	}
+	defer r.Close()
+	h, err := deploy.ReadMarker(ctx, r, a.markerName(t))
+	return t, h, err
+}
+
+func (a *app) showCmd(ctx context.Context, cmd *cli.Command) error {
+	t, h, err := a.readDeployed(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	c, err := t.repo.Commit(h)
+	if err != nil {
+		fmt.Fprintf(a.stdout, "%s\n", h)
+		return err
+	}
+	fmt.Fprintf(a.stdout, "commit %s\nAuthor: %s <%s>\nDate:   %s\n\n", c.Hash, c.Author.Name, c.Author.Email, c.Author.When.Format("Mon Jan 2 15:04:05 2006 -0700"))
+	for _, line := range strings.Split(strings.TrimRight(c.Message, "\n"), "\n") {
+		fmt.Fprintf(a.stdout, "    %s\n", line)
+	}
+	return nil
+}
+
+func (a *app) logCmd(ctx context.Context, cmd *cli.Command) error {
+	t, h, err := a.readDeployed(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	head, err := t.repo.Resolve("HEAD")
+	if err != nil {
+		return err
+	}
+	commits, err := t.repo.Log(ctx, h, head.Hash)
+	if err != nil {
+		return err
+	}
+	if len(commits) == 0 {
+		fmt.Fprintf(a.stdout, "Nothing to deploy: %s is deployed at %s.\n", short(h), t.display)
+		return nil
+	}
+	for _, c := range commits {
+		subject, _, _ := strings.Cut(c.Message, "\n")
+		fmt.Fprintf(a.stdout, "%s %s\n", short(c.Hash), subject)
+	}
+	fmt.Fprintf(a.stdout, "%d commit%s between %s (deployed) and HEAD.\n", len(commits), plural(len(commits)), short(h))
+	return nil
+}
+
+func (a *app) addScopeCmd(ctx context.Context, cmd *cli.Command) error {
+	if cmd.Args().Len() != 2 {
+		return missingErr("usage: gftp add-scope NAME URL", "add-scope needs a scope name and a URL")
+	}
+	name, raw := cmd.Args().Get(0), cmd.Args().Get(1)
+	wd, err := a.getwd()
+	if err != nil {
+		return err
+	}
+	repo, err := deploy.OpenRepo(wd)
+	if err != nil {
+		return err
+	}
+	if strings.ContainsAny(name, ". \t/") {
+		return usageErr("use letters, digits and dashes", "invalid scope name %q", name)
+	}
+	set := func(key, val string) error {
+		c := exec.CommandContext(ctx, "git", "config", "git-ftp."+name+"."+key, val)
+		c.Dir = repo.Dir
+		if out, err := c.CombinedOutput(); err != nil {
+			return fmt.Errorf("git config: %v: %s", err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	// As git-ftp does: credentials in the URL go to their own keys.
+	stored := raw
+	if u, err := url.Parse(raw); err == nil && u.User != nil && strings.Contains(raw, "://") {
+		if err := set("user", u.User.Username()); err != nil {
+			return err
+		}
+		if p, ok := u.User.Password(); ok {
+			if err := set("password", p); err != nil {
+				return err
+			}
+			a.warn("the password is stored in clear text in .git/config; prefer --password-command or ~/.netrc")
+		}
+		u.User = nil
+		stored = u.String()
+	}
+	if err := set("url", stored); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Added scope %s: %s\n", name, remote.Redact(stored))
+	return nil
+}
+
+func (a *app) removeScopeCmd(ctx context.Context, cmd *cli.Command) error {
+	if cmd.Args().Len() != 1 {
+		return missingErr("usage: gftp remove-scope NAME", "remove-scope needs a scope name")
+	}
+	name := cmd.Args().First()
+	wd, err := a.getwd()
+	if err != nil {
+		return err
+	}
+	repo, err := deploy.OpenRepo(wd)
+	if err != nil {
+		return err
+	}
+	c := exec.CommandContext(ctx, "git", "config", "--remove-section", "git-ftp."+name)
+	c.Dir = repo.Dir
+	if err := c.Run(); err != nil {
+		return &cliError{code: exitGit, msg: fmt.Sprintf("cannot find scope %s", name), hint: "list scopes with: git config --get-regexp '^git-ftp\\.'"}
+	}
+	fmt.Fprintf(a.stdout, "Removed scope %s\n", name)
+	return nil
+}
+
+func short(h plumbing.Hash) string { return h.String()[:7] }
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

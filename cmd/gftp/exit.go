@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/gftp/gftp/deploy"
+	"github.com/gftp/gftp/remote"
+)
+
+// Exit codes: git-ftp's, so that scripts written for it keep working.
+const (
+	exitOK          = 0
+	exitUnknown     = 1
+	exitUsage       = 2
+	exitMissingArgs = 3
+	exitUpload      = 4
+	exitDownload    = 5
+	exitRemote      = 6
+	exitLocked      = 7
+	exitGit         = 8
+	exitHook        = 9
+	exitFilesystem  = 10
+	exitInterrupted = 130
+)
+
+// cliError is an error of the command line itself, with its exit code.
+type cliError struct {
+	code int
+	msg  string
+	hint string
+}
+
+func (e *cliError) Error() string { return e.msg }
+
+func usageErr(hint, format string, args ...any) error {
+	return &cliError{code: exitUsage, msg: fmt.Sprintf(format, args...), hint: hint}
+}
+
+func missingErr(hint, format string, args ...any) error {
+	return &cliError{code: exitMissingArgs, msg: fmt.Sprintf(format, args...), hint: hint}
+}
+
+// DirtyError refuses to deploy from a work tree with uncommitted changes.
+type DirtyError struct{ Files []string }
+
+func (e *DirtyError) Error() string {
+	list := e.Files
+	more := ""
+	if len(list) > 10 {
+		list, more = list[:10], fmt.Sprintf(" and %d more", len(e.Files)-10)
+	}
+	return fmt.Sprintf("uncommitted changes to tracked files: %s%s", strings.Join(list, ", "), more)
+}
+
+// exitCode maps an error to the documented exit code. It is the one place
+// that knows the mapping; urfave/cli only honours an unwrapped ExitCoder, so
+// we do it ourselves (STYLE.md).
+func exitCode(err error) int {
+	var (
+		ce  *cliError
+		fe  *deploy.FailedError
+		de  *deploy.DownloadError
+		me  *deploy.MarkerError
+		uc  *deploy.UnknownCommitError
+		se  *deploy.SubmoduleError
+		le  *deploy.LocalError
+		dty *DirtyError
+	)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.As(err, &fe):
+		return exitUpload
+	case errors.Is(err, deploy.ErrNoMarker), errors.As(err, &de), errors.As(err, &me):
+		return exitDownload
+	case errors.As(err, &uc), errors.As(err, &se), errors.As(err, &dty), errors.Is(err, deploy.ErrNotRepo):
+		return exitGit
+	case errors.As(err, &le):
+		return exitFilesystem
+	case isRemoteErr(err):
+		return exitRemote
+	}
+	return exitUnknown
+}
+
+func isRemoteErr(err error) bool {
+	var (
+		ne net.Error
+		pe *fs.PathError
+	)
+	return errors.Is(err, remote.ErrAuth) || errors.Is(err, remote.ErrScheme) || errors.Is(err, remote.ErrTemporary) ||
+		tlsReason(err) != "" || errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &pe)
+}
+
+// tlsReason names why a certificate was not trusted, in the words users
+// search for; "" when err is not a verification failure.
+func tlsReason(err error) string {
+	var (
+		ua  x509.UnknownAuthorityError
+		he  x509.HostnameError
+		ci  x509.CertificateInvalidError
+		cve *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &he):
+		return fmt.Sprintf("the certificate is for %s, not for %s (wrong host name)", certNames(he.Certificate), he.Host)
+	case errors.As(err, &ci):
+		switch ci.Reason {
+		case x509.Expired:
+			return "the certificate has expired or is not yet valid (" + ci.Detail + ")"
+		default:
+			return "the certificate is invalid: " + ci.Error()
+		}
+	case errors.As(err, &ua):
+		if ua.Cert != nil && ua.Cert.Subject.String() == ua.Cert.Issuer.String() {
+			return "the certificate is self-signed"
+		}
+		return "the certificate is signed by an unknown authority"
+	case errors.As(err, &cve):
+		return "the certificate could not be verified: " + cve.Err.Error()
+	}
+	return ""
+}
+
+func certNames(c *x509.Certificate) string {
+	if c == nil {
+		return "another host"
+	}
+	names := append([]string{}, c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 {
+		return c.Subject.CommonName
+	}
+	return strings.Join(names, ", ")
+}
+
+// hinter is an error that knows what the user should do about it.
+type hinter interface{ Hint() string }
+
+// describe returns the one-line cause and the hint for err.
+func describe(err error) (cause, hint string) {
+	cause = err.Error()
+	var (
+		ce  *cliError
+		h   hinter
+		fe  *deploy.FailedError
+		dty *DirtyError
+		ne  net.Error
+	)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "interrupted", "nothing after the interruption was done; the marker was not moved, so the next push resumes the deploy"
+	case errors.As(err, &ce):
+		return ce.msg, ce.hint
+	case errors.As(err, &fe):
+		return cause, "fix the cause above and run the same push again: the marker did not move, so it sends the same changes"
+	case errors.As(err, &dty):
+		return cause, "commit or stash them, or pass --allow-dirty to deploy the commit anyway"
+	case errors.Is(err, deploy.ErrNoMarker):
+		return cause, "run 'gftp init' for the first deploy, or 'gftp push --auto-init'; if the files are already there, 'gftp catchup' records the commit without uploading"
+	case errors.As(err, &h):
+		return cause, h.Hint()
+	case tlsReason(err) != "":
+		return "TLS certificate verification failed: " + tlsReason(err),
+			"trust the server's CA with --cacert FILE, or accept this certificate with --insecure (not recommended); 'gftp diag URL' shows the chain"
+	case errors.Is(err, remote.ErrAuth):
+		return cause, "check the user and password (--user, --password-command, GFTP_PASSWORD, git config git-ftp.password, ~/.netrc)"
+	case errors.Is(err, remote.ErrStorageFull):
+		return cause, "the server is out of space or over quota; free space on it and push again"
+	case errors.Is(err, fs.ErrPermission):
+		return cause, "the server refused for lack of permission; check the user's rights on the remote directory"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return cause, "nothing listens on that host and port: check the URL's host and port, and that the server runs"
+	case errors.As(err, &ne) && ne.Timeout():
+		return cause, "the server did not answer in time: check the host, the port, and any firewall between you"
+	case errors.Is(err, remote.ErrScheme):
+		return cause, "use ftp://, ftpes://, ftps://, sftp://, s3:// or a local path"
+	case errors.Is(err, deploy.ErrNotRepo):
+		return cause, ""
+	}
+	return cause, ""
+}
+
+// report prints err for a person and returns the exit code.
+func report(w io.Writer, err error) int {
+	cause, hint := describe(err)
+	fmt.Fprintf(w, "gftp: error: %s\n", oneLine(cause))
+	var fe *deploy.FailedError
+	if errors.As(err, &fe) {
+		for _, f := range fe.Failures {
+			fmt.Fprintf(w, "gftp:   failed %s %s: %s\n", f.Action.Op, f.Action.Path, oneLine(f.Err.Error()))
+		}
+	}
+	if hint != "" {
+		fmt.Fprintf(w, "gftp: hint: %s\n", hint)
+	}
+	return exitCode(err)
+}
+
+func oneLine(s string) string {
+	return strings.TrimSpace(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s))
+}
+
+var stderrIsTerminal = func() bool { return isTerminal(os.Stderr) }

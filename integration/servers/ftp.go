@@ -459,7 +459,7 @@ func (r *run) pureftpd() {
 	if r.cfg.quota > 0 {
 		quota = strconv.FormatInt(r.cfg.quota, 10)
 	}
-	passwd := r.write("pureftpd.passwd", fmt.Sprintf("%s:%s:%d:%d::%s/./::::::%s::::::\n",
+	passwd := r.write("pureftpd.passwd", fmt.Sprintf("%s:%s:%d:%d::%s/./:::::::%s:::::\n",
 		ftpUser, ftpPasswordCrypt, r.acct.uid, r.acct.gid, r.srv.Root, quota), 0o600)
 	pdb := filepath.Join(r.dir, "pureftpd.pdb")
 	if out, err := exec.Command(pw, "mkdb", pdb, "-f", passwd).CombinedOutput(); err != nil {

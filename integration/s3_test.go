@@ -1,22 +1,35 @@
 package integration_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/gftp/gftp/integration/servers"
 	"github.com/gftp/gftp/remote"
 	"github.com/gftp/gftp/remote/remotetest"
-	_ "github.com/gftp/gftp/remote/s3"
+	"github.com/gftp/gftp/remote/s3"
 )
 
 func init() {
 	// The credential chain must never probe the instance metadata service
-	// from a test, nor read the developer's own AWS files.
+	// from a test.
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
@@ -63,4 +76,376 @@ func TestS3Conformance(t *testing.T) {
 		},
 		NoDirs: true,
 	})
+}
+
+// s3Log collects Debug output, to check what a log would show.
+type s3Log struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *s3Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *s3Log) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *s3Log) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// checkNoSecret fails when the secret shows in err or in the log.
+func checkNoSecret(t *testing.T, log *s3Log, err error) {
+	t.Helper()
+	for _, s := range []string{servers.S3SecretKey, "wrong-" + servers.S3SecretKey} {
+		if err != nil && strings.Contains(err.Error(), s) {
+			t.Errorf("error shows the secret: %v", err)
+		}
+		if strings.Contains(log.String(), s) {
+			t.Errorf("log shows the secret:\n%s", log.String())
+		}
+	}
+}
+
+func TestS3Errors(t *testing.T) {
+	srv := servers.StartS3(t)
+	ctx := context.Background()
+
+	t.Run("NoSuchBucket", func(t *testing.T) {
+		var log s3Log
+		_, err := openS3(t, "s3://no-such-bucket/site", s3Options(srv, log.logger()))
+		t.Logf("error: %v", err)
+		if !errors.Is(err, s3.ErrNoSuchBucket) || errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("got %v, want s3.ErrNoSuchBucket and not fs.ErrNotExist", err)
+		}
+		if err == nil || !strings.Contains(err.Error(), `"no-such-bucket"`) {
+			t.Errorf("error does not name the bucket: %v", err)
+		}
+		var pe *fs.PathError
+		if !errors.As(err, &pe) {
+			t.Errorf("error is not a *fs.PathError: %T", err)
+		}
+		checkNoSecret(t, &log, err)
+	})
+
+	t.Run("WrongSecret", func(t *testing.T) {
+		var log s3Log
+		opts := s3Options(srv, log.logger())
+		opts.Password = "wrong-" + servers.S3SecretKey
+		_, err := openS3(t, srv.URL, opts)
+		t.Logf("error: %v", err)
+		if !errors.Is(err, remote.ErrAuth) {
+			t.Errorf("got %v, want remote.ErrAuth", err)
+		}
+		checkNoSecret(t, &log, err)
+	})
+
+	t.Run("WrongAccessKey", func(t *testing.T) {
+		var log s3Log
+		opts := s3Options(srv, log.logger())
+		opts.User = "nobody"
+		_, err := openS3(t, srv.URL, opts)
+		t.Logf("error: %v", err)
+		if !errors.Is(err, remote.ErrAuth) {
+			t.Errorf("got %v, want remote.ErrAuth", err)
+		}
+		checkNoSecret(t, &log, err)
+	})
+
+	t.Run("InvalidEndpoint", func(t *testing.T) {
+		for _, ep := range []string{"127.0.0.1:9", "ftp://127.0.0.1/", "http://"} {
+			opts := s3Options(srv, nil)
+			opts.S3Endpoint = ep
+			_, err := openS3(t, srv.URL, opts)
+			t.Logf("%s: %v", ep, err)
+			if err == nil || !strings.Contains(err.Error(), "invalid S3 endpoint") {
+				t.Errorf("endpoint %q: got %v, want an invalid endpoint error", ep, err)
+			}
+		}
+	})
+
+	t.Run("EndpointDown", func(t *testing.T) {
+		opts := s3Options(srv, nil)
+		opts.S3Endpoint = fmt.Sprintf("http://127.0.0.1:%d", servers.FreePort(t))
+		_, err := openS3(t, srv.URL, opts)
+		t.Logf("error: %v", err)
+		if err == nil || !strings.Contains(err.Error(), "cannot connect") || !strings.Contains(err.Error(), opts.S3Endpoint) {
+			t.Errorf("got %v, want a connection error naming the endpoint", err)
+		}
+	})
+
+	t.Run("EndpointNotTLS", func(t *testing.T) {
+		opts := s3Options(srv, nil)
+		opts.S3Endpoint = "https://" + srv.Addr
+		_, err := openS3(t, srv.URL, opts)
+		t.Logf("error: %v", err)
+		if err == nil || !strings.Contains(err.Error(), "TLS") {
+			t.Errorf("got %v, want an error saying the endpoint does not speak TLS", err)
+		}
+	})
+
+	t.Run("WrongRegion", func(t *testing.T) {
+		var log s3Log
+		opts := s3Options(srv, log.logger())
+		opts.S3Region = "eu-west-3"
+		_, err := openS3(t, srv.URL, opts)
+		t.Logf("error: %v", err)
+		var re *s3.RegionError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), "us-east-1") {
+			t.Errorf("got %v, want a *s3.RegionError that names us-east-1", err)
+		}
+		checkNoSecret(t, &log, err)
+	})
+
+	t.Run("DebugLog", func(t *testing.T) {
+		var log s3Log
+		r, err := openS3(t, srv.URL+"logged", s3Options(srv, log.logger()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if err := r.Put(ctx, "a.html", strings.NewReader("<p>hi"), 5); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Stat(ctx, "missing"); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("stat missing: %v", err)
+		}
+		out := log.String()
+		t.Logf("log:\n%s", out)
+		for _, want := range []string{"method=PUT", "/logged/a.html", "status=200", "op=PutObject", "status=404"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("debug log lacks %q", want)
+			}
+		}
+		for _, bad := range []string{"Authorization", "Signature=", servers.S3SecretKey} {
+			if strings.Contains(out, bad) {
+				t.Errorf("debug log shows %q", bad)
+			}
+		}
+	})
+}
+
+func TestS3Semantics(t *testing.T) {
+	srv := servers.StartS3(t)
+	ctx := context.Background()
+	r, err := openS3(t, srv.URL+"sem", s3Options(srv, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	put := func(name, data string) {
+		t.Helper()
+		if err := r.Put(ctx, name, strings.NewReader(data), int64(len(data))); err != nil {
+			t.Fatalf("put %s: %v", name, err)
+		}
+	}
+	list := func(name string) string {
+		t.Helper()
+		l, err := r.List(ctx, name)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		var s []string
+		for _, fi := range l {
+			if fi.IsDir {
+				s = append(s, fi.Name+"/")
+			} else {
+				s = append(s, fmt.Sprintf("%s:%d", fi.Name, fi.Size))
+			}
+		}
+		return strings.Join(s, " ")
+	}
+
+	t.Run("Dirs", func(t *testing.T) {
+		if err := r.Mkdir(ctx, "a"); err != nil {
+			t.Fatalf("mkdir: %v", err)
+		}
+		if err := r.Mkdir(ctx, "a"); err != nil {
+			t.Fatalf("mkdir again: %v (S3 Mkdir always succeeds)", err)
+		}
+		put("a/b/c.txt", "ccc")
+		put("a/d.txt", "dd")
+		if got, want := list("a"), "b/ d.txt:2"; got != want {
+			t.Errorf("list a = %q, want %q", got, want)
+		}
+		if fi, err := r.Stat(ctx, "a/b"); err != nil || !fi.IsDir {
+			t.Errorf("stat a/b = %+v, %v; want a directory", fi, err)
+		}
+		if _, err := r.List(ctx, "nothing"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("list of an empty prefix: %v, want fs.ErrNotExist", err)
+		}
+		if err := r.Remove(ctx, "a/b/c.txt"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Rmdir(ctx, "a/b"); err != nil {
+			t.Errorf("rmdir: %v", err)
+		}
+		if got, want := list("a"), "d.txt:2"; got != want {
+			t.Errorf("after removing its last file, list a = %q, want %q", got, want)
+		}
+		if _, err := r.Stat(ctx, "a/b"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("stat of an emptied prefix: %v, want fs.ErrNotExist", err)
+		}
+	})
+
+	t.Run("RemoveAll", func(t *testing.T) {
+		ra, ok := r.(interface {
+			RemoveAll(ctx context.Context, names []string) error
+		})
+		if !ok {
+			t.Fatal("the S3 remote has no RemoveAll")
+		}
+		var names []string
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		for i := 0; i < s3.MaxDeleteBatch+7; i++ {
+			name := fmt.Sprintf("many/f%04d", i)
+			names = append(names, name)
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if err := r.Put(ctx, name, strings.NewReader("x"), 1); err != nil {
+					t.Errorf("put: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		put("many/keep", "k")
+		if err := ra.RemoveAll(ctx, append(names, "many/never-was")); err != nil {
+			t.Fatalf("remove all: %v", err)
+		}
+		if got, want := list("many"), "keep:1"; got != want {
+			t.Errorf("after RemoveAll, list many = %q, want %q", got, want)
+		}
+	})
+
+	t.Run("Headers", func(t *testing.T) {
+		opts := s3Options(srv, nil)
+		opts.CacheControl = "max-age=60"
+		rc, err := openS3(t, srv.URL+"sem", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		for name, want := range map[string]string{"index.html": "text/html; charset=utf-8", "style.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"} {
+			if err := rc.Put(ctx, name, strings.NewReader("x"), 1); err != nil {
+				t.Fatal(err)
+			}
+			h := headObject(t, srv, "sem/"+name)
+			if h.Get("Content-Type") != want || h.Get("Cache-Control") != "max-age=60" {
+				t.Errorf("%s: Content-Type %q Cache-Control %q, want %q and max-age=60", name, h.Get("Content-Type"), h.Get("Cache-Control"), want)
+			}
+		}
+	})
+
+	t.Run("StreamUnknownSize", func(t *testing.T) {
+		data := remotetest.Content(42, 11<<20+5)
+		// A reader that is neither seekable nor sized, as a git blob is.
+		src := io.MultiReader(bytes.NewReader(data[:1000]), bytes.NewReader(data[1000:]))
+		if err := r.Put(ctx, "stream.bin", src, -1); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(srv.Root, "sem", "stream.bin"))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("server copy: %d bytes, %v; want %d bytes", len(got), err, len(data))
+		}
+	})
+
+	t.Run("RenameHardNames", func(t *testing.T) {
+		for i, n := range remotetest.HardNames {
+			data := remotetest.Content(int64(i), 50)
+			if err := r.Put(ctx, "ren/"+n, bytes.NewReader(data), int64(len(data))); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Rename(ctx, "ren/"+n, "ren/moved-"+n); err != nil {
+				t.Fatalf("rename %q: %v", n, err)
+			}
+			got, err := os.ReadFile(filepath.Join(srv.Root, "sem", "ren", "moved-"+n))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Errorf("renamed %q: %v", n, err)
+			}
+		}
+		if err := r.Rename(ctx, "ren/missing", "ren/x"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("rename of a missing file: %v, want fs.ErrNotExist", err)
+		}
+	})
+
+	t.Run("PutIfAbsent", func(t *testing.T) {
+		pa, ok := r.(interface {
+			PutIfAbsent(ctx context.Context, name string, r io.Reader) error
+		})
+		if !ok {
+			t.Fatal("no PutIfAbsent")
+		}
+		if err := pa.PutIfAbsent(ctx, "lock", strings.NewReader("one")); err != nil {
+			t.Fatalf("first: %v", err)
+		}
+		if err := pa.PutIfAbsent(ctx, "lock", strings.NewReader("two")); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("second: %v, want fs.ErrExist", err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(srv.Root, "sem", "lock")); string(got) != "one" {
+			t.Errorf("lock holds %q, want %q", got, "one")
+		}
+	})
+
+	t.Run("EnvCredentials", func(t *testing.T) {
+		for _, kv := range srv.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			t.Setenv(k, v)
+		}
+		t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+		t.Setenv("AWS_ENDPOINT_URL", "http://"+srv.Addr)
+		u, err := remote.ParseURL(srv.URL + "sem")
+		if err != nil {
+			t.Fatal(err)
+		}
+		re, err := remote.Open(ctx, u, remote.Options{S3PathStyle: true})
+		if err != nil {
+			t.Fatalf("open with credentials and endpoint from the environment: %v", err)
+		}
+		defer re.Close()
+		if _, err := re.Stat(ctx, "a/d.txt"); err != nil {
+			t.Errorf("stat: %v", err)
+		}
+	})
+}
+
+// headObject asks versitygw for an object's headers with a client of the
+// test's own, so that the test does not trust the code under test.
+func headObject(t *testing.T, srv *servers.Server, key string) http.Header {
+	t.Helper()
+	client := awss3.New(awss3.Options{
+		Region:                     servers.S3Region,
+		BaseEndpoint:               aws.String("http://" + srv.Addr),
+		UsePathStyle:               true,
+		Credentials:                credentials.NewStaticCredentialsProvider(servers.S3AccessKey, servers.S3SecretKey, ""),
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+	h := http.Header{}
+	_, err := client.HeadObject(context.Background(), &awss3.HeadObjectInput{Bucket: aws.String(servers.S3Bucket), Key: aws.String(key)},
+		func(o *awss3.Options) {
+			o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+				return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("grab", func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+					out, md, err := next.HandleDeserialize(ctx, in)
+					if resp, ok := out.RawResponse.(*smithyhttp.Response); ok {
+						h = resp.Header.Clone()
+					}
+					return out, md, err
+				}), middleware.After)
+			})
+		})
+	if err != nil {
+		t.Fatalf("head %s: %v", key, err)
+	}
+	return h
 }

@@ -51,7 +51,9 @@ func (e *s3Error) Unwrap() []error {
 	return []error{e.kind, e.cause}
 }
 
-var expectingRegion = regexp.MustCompile(`expecting '([a-z0-9-]+)'`)
+// expectingRegion finds the bucket's region in AuthorizationHeaderMalformed
+// (AWS quotes it with ', versitygw with ").
+var expectingRegion = regexp.MustCompile(`expecting ['"]([a-z0-9-]+)['"]`)
 
 func (r *Remote) where() string {
 	if r.endpoint != "" {
@@ -109,12 +111,13 @@ func (r *Remote) classify(err error) error {
 			}
 			return &RegionError{Bucket: r.bucket, Region: r.region, Want: want}
 		case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "ExpiredToken" ||
-			code == "InvalidToken" || code == "TokenRefreshRequired" || code == "RequestTimeTooSkewed":
+			code == "InvalidToken" || code == "TokenRefreshRequired" || code == "RequestTimeTooSkewed" ||
+			code == "XAdminUserNotFound": // versitygw, with 404, for an unknown access key
 			return say(remote.ErrAuth, "%s rejected the credentials: %s", r.where(), detail)
 		case code == "AccessDenied" || code == "AllAccessDisabled" || code == "AccountProblem" ||
 			code == "Forbidden" || status == http.StatusForbidden:
 			return say(fs.ErrPermission, "access denied to bucket %q: %s", r.bucket, detail)
-		case code == "NoSuchKey" || code == "NotFound" || status == http.StatusNotFound:
+		case code == "NoSuchKey" || code == "NotFound" || status == http.StatusNotFound && code == "":
 			return say(fs.ErrNotExist, "no such key")
 		case code == "PreconditionFailed" || status == http.StatusPreconditionFailed:
 			return say(fs.ErrExist, "key exists")

@@ -1,0 +1,157 @@
+package sftp
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	sftplib "github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// idleConn puts an idle deadline on an SSH connection, but only while some
+// request is waiting for an answer: SSH reads all the time in the background,
+// and an idle connection between requests must not time out. When the server
+// says nothing for timeout while a request is outstanding, the read fails and
+// the whole connection ends, which fails every waiting request.
+type idleConn struct {
+	net.Conn
+	timeout time.Duration
+
+	mu   sync.Mutex
+	busy int
+}
+
+func (c *idleConn) begin() {
+	c.mu.Lock()
+	c.busy++
+	if c.busy == 1 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	}
+	c.mu.Unlock()
+}
+
+func (c *idleConn) end() {
+	c.mu.Lock()
+	c.busy--
+	if c.busy == 0 {
+		_ = c.Conn.SetReadDeadline(time.Time{})
+	}
+	c.mu.Unlock()
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.mu.Lock()
+		if c.busy > 0 {
+			_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Write(p)
+}
+
+// link is one SSH connection and the SFTP sessions opened over it. Each SFTP
+// session is its own sftp-server process on an OpenSSH host, which handles
+// requests one at a time; a few sessions let disk work overlap.
+type link struct {
+	ssh         *ssh.Client
+	conn        *idleConn
+	dead        chan struct{} // closed when the SSH connection ends
+	maxSessions int
+	opts        []sftplib.ClientOption
+	posixRename bool
+
+	mu       sync.Mutex
+	sessions []*session
+}
+
+type session struct {
+	c      *sftplib.Client
+	busy   int
+	broken bool
+}
+
+func (l *link) alive() bool {
+	select {
+	case <-l.dead:
+		return false
+	default:
+		return true
+	}
+}
+
+// acquire returns the least busy session, opening another while every one
+// is busy and the cap allows.
+func (l *link) acquire() (*session, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var best *session
+	for _, s := range l.sessions {
+		if !s.broken && (best == nil || s.busy < best.busy) {
+			best = s
+		}
+	}
+	if best == nil || best.busy > 0 && len(l.sessions) < l.maxSessions {
+		s, err := l.open()
+		if err != nil {
+			if best == nil {
+				return nil, err
+			}
+		} else {
+			best = s
+		}
+	}
+	best.busy++
+	return best, nil
+}
+
+// open starts a new SFTP session; l.mu is held.
+func (l *link) open() (*session, error) {
+	l.conn.begin()
+	defer l.conn.end()
+	c, err := sftplib.NewClient(l.ssh, l.opts...)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{c: c}
+	l.sessions = append(l.sessions, s)
+	return s, nil
+}
+
+// release returns s to the pool; a session whose connection was lost is
+// dropped, so that the next acquire opens a fresh one.
+func (l *link) release(s *session, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s.busy--
+	if err != nil && errors.Is(err, sftplib.ErrSSHFxConnectionLost) {
+		s.broken = true
+	}
+	if s.broken && s.busy == 0 {
+		for i, x := range l.sessions {
+			if x == s {
+				l.sessions = append(l.sessions[:i], l.sessions[i+1:]...)
+				break
+			}
+		}
+		s.c.Close()
+	}
+}
+
+func (l *link) close() error {
+	l.mu.Lock()
+	for _, s := range l.sessions {
+		s.c.Close()
+	}
+	l.sessions = nil
+	l.mu.Unlock()
+	return l.ssh.Close()
+}

@@ -1,0 +1,283 @@
+package ftp
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ctlConn is the control connection as jlaffaye/ftp sees it. It sits above
+// TLS, so it sees the dialogue in clear: it puts an idle deadline on every
+// read and write (the library's DialWithShutTimeout leaves deadlines behind),
+// logs the dialogue at Debug with PASS redacted, and remembers the last reply,
+// because the library turns some replies (to USER) into bare strings.
+type ctlConn struct {
+	net.Conn          // the TLS connection, or raw
+	raw      net.Conn // the TCP connection, closed to abort
+	timeout  time.Duration
+	log      *slog.Logger
+	debug    bool
+	id       int
+
+	prefix []byte // a greeting read before TLS, replayed to the library
+
+	mu       sync.Mutex
+	rbuf     []byte
+	wbuf     []byte
+	lastCode int
+	lastMsg  string
+}
+
+func newCtlConn(c, raw net.Conn, timeout time.Duration, log *slog.Logger, id int) *ctlConn {
+	return &ctlConn{
+		Conn:    c,
+		raw:     raw,
+		timeout: timeout,
+		log:     log,
+		debug:   log.Enabled(context.Background(), slog.LevelDebug),
+		id:      id,
+	}
+}
+
+func (c *ctlConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	if c.timeout > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.saw(p[:n], true)
+	}
+	return n, err
+}
+
+func (c *ctlConn) Write(p []byte) (int, error) {
+	if c.timeout > 0 {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	}
+	c.saw(p, false)
+	return c.Conn.Write(p)
+}
+
+// saw splits the dialogue into lines, logs them, and keeps the last reply.
+func (c *ctlConn) saw(p []byte, in bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	buf := &c.wbuf
+	if in {
+		buf = &c.rbuf
+	}
+	*buf = append(*buf, p...)
+	for {
+		i := bytes.IndexByte(*buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := strings.TrimRight(string((*buf)[:i]), "\r")
+		*buf = (*buf)[i+1:]
+		if in {
+			c.reply(line)
+		} else {
+			c.sent(line)
+		}
+	}
+	if len(*buf) > 64<<10 { // not a dialogue: do not grow without end
+		*buf = (*buf)[:0]
+	}
+}
+
+func (c *ctlConn) reply(line string) {
+	if len(line) >= 4 && line[3] == ' ' {
+		if code, err := strconv.Atoi(line[:3]); err == nil {
+			c.lastCode, c.lastMsg = code, line[4:]
+		}
+	}
+	if c.debug {
+		c.log.Debug("< "+line, "conn", c.id)
+	}
+}
+
+func (c *ctlConn) sent(line string) {
+	if c.debug {
+		c.log.Debug("> "+redact(line), "conn", c.id)
+	}
+}
+
+// redact hides the argument of commands that carry secrets.
+func redact(line string) string {
+	if len(line) >= 4 && (strings.EqualFold(line[:4], "PASS") || strings.EqualFold(line[:4], "ACCT")) {
+		return line[:4] + " ****"
+	}
+	return line
+}
+
+// last returns the last final reply the server sent.
+func (c *ctlConn) last() (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastCode, c.lastMsg
+}
+
+// abort unblocks any call in progress by closing the TCP connection.
+func (c *ctlConn) abort() { _ = c.raw.Close() }
+
+// dataConn is one data connection. For PROT P it is the TLS client (RFC 4217
+// keeps the FTP client the TLS client in both directions) over a transport
+// connection that a dataChannel provides: dialled for passive mode, or, for
+// active mode, accepted from the client's listener. The TLS handshake waits
+// for the first read or write, because servers (proftpd, pure-ftpd) start TLS
+// on the data connection only after the command on the control connection.
+type dataConn struct {
+	net.Conn // raw until established
+	ch       dataChannel
+	cfg      *tls.Config // nil: clear data channel
+	timeout  time.Duration
+	log      *slog.Logger
+	id       int
+
+	mu          sync.Mutex
+	established bool
+	tls         *tls.Conn
+	handshaken  bool
+	closed      bool
+	err         error
+}
+
+// dataChannel supplies the transport connection under a data connection.
+// Passive mode dials at once; an active-mode implementation would accept the
+// server's connection on first use, within the deadline, which is why the
+// data connection asks for it lazily.
+type dataChannel interface {
+	// Conn returns the transport connection, establishing it if needed.
+	Conn(deadline time.Time) (net.Conn, error)
+	// Close releases the transport (and any listener).
+	Close() error
+}
+
+// dialedChannel is a passive-mode channel: the client already dialled.
+type dialedChannel struct{ c net.Conn }
+
+func (d dialedChannel) Conn(time.Time) (net.Conn, error) { return d.c, nil }
+func (d dialedChannel) Close() error                     { return d.c.Close() }
+
+func (d *dataConn) setup() error {
+	if d.established {
+		return d.err
+	}
+	d.established = true
+	raw, err := d.ch.Conn(time.Now().Add(d.timeout))
+	if err != nil {
+		d.err = err
+		return err
+	}
+	d.Conn = raw
+	if d.cfg != nil {
+		d.tls = tls.Client(raw, d.cfg)
+	}
+	return nil
+}
+
+// Handshake establishes the connection and, for TLS, runs the handshake.
+// jlaffaye/ftp calls it after an empty upload, where nothing was written.
+func (d *dataConn) Handshake() error {
+	if err := d.setup(); err != nil {
+		return err
+	}
+	if d.tls == nil || d.handshaken {
+		return nil
+	}
+	d.handshaken = true
+	if d.timeout > 0 {
+		_ = d.Conn.SetDeadline(time.Now().Add(d.timeout))
+	}
+	if err := d.tls.Handshake(); err != nil {
+		d.err = err
+		return err
+	}
+	cs := d.tls.ConnectionState()
+	d.log.Info("data connection TLS", "conn", d.id, "resumed", cs.DidResume,
+		"version", tls.VersionName(cs.Version), "cipher", tls.CipherSuiteName(cs.CipherSuite))
+	return nil
+}
+
+func (d *dataConn) Read(p []byte) (int, error) {
+	if err := d.Handshake(); err != nil {
+		return 0, err
+	}
+	if d.timeout > 0 {
+		_ = d.Conn.SetReadDeadline(time.Now().Add(d.timeout))
+	}
+	if d.tls != nil {
+		return d.tls.Read(p)
+	}
+	return d.Conn.Read(p)
+}
+
+func (d *dataConn) Write(p []byte) (int, error) {
+	if err := d.Handshake(); err != nil {
+		return 0, err
+	}
+	if d.timeout > 0 {
+		_ = d.Conn.SetWriteDeadline(time.Now().Add(d.timeout))
+	}
+	if d.tls != nil {
+		return d.tls.Write(p)
+	}
+	return d.Conn.Write(p)
+}
+
+// drainLimit bounds what Close reads after an early close of a download.
+const drainLimit = 4 << 20
+
+// Close ends the data connection so that the server sees a clean end of
+// stream. Over TLS 1.3, vsftpd answers "426 Failure reading network stream"
+// to uploads of 1 MiB or more unless the client sends close_notify, then
+// half-closes TCP, and reads until the server's own close (measured; see
+// STYLE.md). Errors while draining are not the transfer's: the reply on the
+// control connection says how it went.
+func (d *dataConn) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	d.mu.Unlock()
+	if !d.established || d.err != nil || d.Conn == nil {
+		return d.ch.Close()
+	}
+	var err error
+	if d.tls != nil && d.handshaken {
+		wait := d.timeout
+		if wait <= 0 || wait > 10*time.Second {
+			wait = 10 * time.Second
+		}
+		_ = d.Conn.SetDeadline(time.Now().Add(wait))
+		err = d.tls.CloseWrite()
+		if cw, ok := d.Conn.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(d.tls, drainLimit))
+	}
+	if cerr := d.ch.Close(); err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+		err = cerr
+	}
+	return err
+}
+
+// abort closes the transport at once, unblocking a transfer.
+func (d *dataConn) abort() {
+	_ = d.ch.Close()
+}

@@ -1,0 +1,716 @@
+// Package ftp is the transport for FTP servers: ftp:// (clear text),
+// ftpes:// (explicit TLS, RFC 4217 AUTH TLS, never falling back to clear
+// text) and ftps:// (implicit TLS, port 990).
+//
+// It drives github.com/jlaffaye/ftp, but owns every connection the library
+// uses through its dial function: the control connection (so that it can do
+// the TLS handshake, log the dialogue and put idle deadlines on it) and the
+// data connections (so that their TLS resumes the control session and ends
+// the way vsftpd needs).
+//
+// URL paths follow curl and git-ftp: ftp://host/www is www in the login
+// directory, ftp://host//srv/www is /srv/www.
+package ftp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/textproto"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+
+	"github.com/gftp/gftp/remote"
+)
+
+func init() {
+	remote.Register(func(ctx context.Context, u *url.URL, opts remote.Options) (remote.Remote, error) {
+		return New(ctx, u, opts)
+	}, "ftp", "ftpes", "ftps")
+}
+
+// Mode is how a connection is secured.
+type Mode int
+
+// The three FTP security modes.
+const (
+	Plain    Mode = iota // ftp://: no TLS
+	Explicit             // ftpes://: AUTH TLS after the greeting; refusal is an error
+	Implicit             // ftps://: TLS from the first byte
+)
+
+// Remote is a directory on an FTP server. It is safe for concurrent use; it
+// keeps up to Options.Jobs logged-in connections.
+type Remote struct {
+	addr   string // host:port
+	mode   Mode
+	user   string
+	pass   string
+	opts   remote.Options
+	log    *slog.Logger
+	tls    *tlsPolicy
+	pool   *pool
+	root   string // absolute directory of the URL path, from PWD
+	rawDir string // the URL path, relative to the login directory unless it starts with "/"
+	ids    atomic.Int64
+	where  string // the URL without password, for errors about the connection
+}
+
+var _ remote.Remote = (*Remote)(nil)
+
+// New connects to the server u names and logs in, so that bad credentials
+// and certificates show at once. The user and password come from opts, or
+// else from u; with neither, the login is anonymous.
+func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) {
+	if opts.Jobs < 1 {
+		opts.Jobs = 1
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Remote{opts: opts, log: opts.Logger}
+	red := *u
+	red.User = nil
+	if u.User != nil {
+		red.User = url.User(u.User.Username())
+	}
+	r.where = red.String()
+	port := u.Port()
+	switch u.Scheme {
+	case "ftp", "":
+		r.mode = Plain
+	case "ftpes":
+		r.mode = Explicit
+	case "ftps":
+		r.mode = Implicit
+	default:
+		return nil, &fs.PathError{Op: "connect", Path: r.where, Err: fmt.Errorf("%w %q", remote.ErrScheme, u.Scheme)}
+	}
+	if port == "" {
+		port = "21"
+		if r.mode == Implicit {
+			port = "990"
+		}
+	}
+	host := u.Hostname()
+	r.addr = net.JoinHostPort(host, port)
+	r.user, r.pass = opts.User, opts.Password
+	if u.User != nil {
+		if r.user == "" {
+			r.user = u.User.Username()
+		}
+		if p, ok := u.User.Password(); ok && r.pass == "" {
+			r.pass = p
+		}
+	}
+	if r.user == "" {
+		r.user, r.pass = "anonymous", "anonymous@"
+	}
+	r.rawDir = strings.TrimPrefix(u.Path, "/")
+	if r.mode != Plain {
+		p, err := newTLSPolicy(host, opts)
+		if err != nil {
+			return nil, &fs.PathError{Op: "connect", Path: r.where, Err: err}
+		}
+		r.tls = p
+	}
+	r.pool = newPool(opts.Jobs, r.dial)
+	r.pool.onShrink = func(n int, err error) {
+		r.log.Info("server refused another connection; going on with fewer", "connections", n, "reply", err.Error())
+	}
+	s, err := r.pool.get(ctx)
+	if err != nil {
+		return nil, &fs.PathError{Op: "connect", Path: r.where, Err: classify("USER", err)}
+	}
+	stop := s.begin(ctx)
+	pwd, err := s.sc.CurrentDir()
+	err = s.end(ctx, stop, err)
+	r.pool.put(s)
+	if err != nil {
+		r.pool.close()
+		return nil, &fs.PathError{Op: "connect", Path: r.where, Err: fmt.Errorf("PWD: %w", classify("PWD", err))}
+	}
+	pwd = strings.ReplaceAll(pwd, `""`, `"`) // RFC 959 doubles quotes in a PWD reply
+	if strings.HasPrefix(r.rawDir, "/") {
+		r.root = path.Clean(r.rawDir)
+	} else {
+		r.root = path.Join(pwd, r.rawDir)
+	}
+	if !strings.HasPrefix(r.root, "/") {
+		r.root = "/" + r.root
+	}
+	r.log.Debug("remote root", "dir", r.root, "login_dir", pwd)
+	return r, nil
+}
+
+// Root returns the absolute directory on the server that names are relative to.
+func (r *Remote) Root() string { return r.root }
+
+// path returns the absolute server path of name.
+func (r *Remote) path(name string) string {
+	switch {
+	case name == "":
+		return r.root
+	case r.root == "/":
+		return "/" + name
+	}
+	return r.root + "/" + name
+}
+
+// session is one logged-in control connection and its current transfer.
+type session struct {
+	id       int64
+	r        *Remote
+	sc       *ftp.ServerConn
+	ctl      *ctlConn
+	tlsCfg   *tls.Config // nil for clear data connections
+	mlst     bool
+	mdtm     bool
+	lastUsed time.Time
+	broken   bool
+
+	ctx  context.Context // of the operation in progress, for data dials
+	mu   sync.Mutex
+	data *dataConn
+}
+
+// dial opens and logs in one control connection.
+func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
+	id := r.ids.Add(1)
+	d := net.Dialer{Timeout: r.opts.Timeout}
+	raw, err := d.DialContext(ctx, "tcp", r.addr)
+	if err != nil {
+		return nil, err
+	}
+	// Cancellation while connecting and logging in closes the socket.
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	defer func() {
+		if !stop() && err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			raw.Close()
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+		}
+	}()
+	s := &session{id: id, r: r, ctx: ctx}
+	var conn net.Conn = raw
+	var prefix []byte
+	switch r.mode {
+	case Implicit:
+		s.tlsCfg = r.tls.config()
+		if conn, err = r.handshake(ctx, raw, s.tlsCfg, id); err != nil {
+			return nil, err
+		}
+	case Explicit:
+		s.tlsCfg = r.tls.config()
+		if prefix, err = r.authTLS(raw, id); err != nil {
+			return nil, err
+		}
+		if conn, err = r.handshake(ctx, raw, s.tlsCfg, id); err != nil {
+			return nil, err
+		}
+	}
+	s.ctl = newCtlConn(conn, raw, r.opts.Timeout, r.log, int(id))
+	s.ctl.prefix = prefix
+	first := true
+	dialOpts := []ftp.DialOption{
+		ftp.DialWithDialFunc(func(network, addr string) (net.Conn, error) {
+			if first {
+				first = false
+				return s.ctl, nil
+			}
+			return s.dialData(network, addr)
+		}),
+		ftp.DialWithDisabledEPSV(r.opts.DisableEPSV),
+		ftp.DialWithTrustPasvIP(r.opts.TrustPASVIP),
+	}
+	if s.tlsCfg != nil {
+		// With a dial function, the library leaves the control connection
+		// to us and only sends PBSZ 0 and PROT P after login.
+		dialOpts = append(dialOpts, ftp.DialWithTLS(s.tlsCfg))
+	}
+	if s.sc, err = ftp.Dial(r.addr, dialOpts...); err != nil {
+		return nil, s.replyErr(err)
+	}
+	if err = s.sc.Login(r.user, r.pass); err != nil {
+		err = s.replyErr(err)
+		_ = s.sc.Quit()
+		return nil, err
+	}
+	s.mlst = s.sc.IsTimePreciseInList()
+	s.mdtm = s.sc.IsGetTimeSupported()
+	s.lastUsed = time.Now()
+	r.log.Info("connected", "conn", id, "addr", r.addr, "user", r.user, "mlst", s.mlst)
+	return s, nil
+}
+
+// replyErr recovers the reply code jlaffaye/ftp drops when it turns an
+// unexpected reply (to USER, say) into a bare error string.
+func (s *session) replyErr(err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) || isNetError(err) || isTLSVerify(err) {
+		return err
+	}
+	if code, msg := s.ctl.last(); code >= 400 {
+		return &textproto.Error{Code: code, Msg: msg}
+	}
+	return err
+}
+
+// authTLS reads the greeting and asks for TLS (RFC 4217). It returns the
+// greeting, to be replayed to jlaffaye/ftp once TLS is up. A refusal is an
+// error: ftpes:// never falls back to clear text, so USER and PASS are never
+// sent in clear.
+func (r *Remote) authTLS(raw net.Conn, id int64) ([]byte, error) {
+	pre := newCtlConn(raw, raw, r.opts.Timeout, r.log, int(id))
+	var greeting bytes.Buffer
+	tp := textproto.NewReader(bufio.NewReader(io.TeeReader(pre, &greeting)))
+	if _, _, err := tp.ReadResponse(ftp.StatusReady); err != nil {
+		return nil, err
+	}
+	if _, err := pre.Write([]byte("AUTH TLS\r\n")); err != nil {
+		return nil, err
+	}
+	tp = textproto.NewReader(bufio.NewReader(pre))
+	if _, _, err := tp.ReadResponse(ftp.StatusAuthOK); err != nil {
+		return nil, fmt.Errorf("server refused AUTH TLS, and ftpes:// never falls back to clear text: %w", err)
+	}
+	return greeting.Bytes(), nil
+}
+
+// handshake runs the control connection's TLS handshake and logs the result.
+func (r *Remote) handshake(ctx context.Context, raw net.Conn, cfg *tls.Config, id int64) (net.Conn, error) {
+	tc := tls.Client(raw, cfg)
+	if r.opts.Timeout > 0 {
+		_ = raw.SetDeadline(time.Now().Add(r.opts.Timeout))
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("tls handshake: %w", err)
+	}
+	_ = raw.SetDeadline(time.Time{})
+	cs := tc.ConnectionState()
+	r.log.Info("control connection TLS", "conn", id, "version", tls.VersionName(cs.Version),
+		"cipher", tls.CipherSuiteName(cs.CipherSuite), "server_name", cfg.ServerName)
+	return tc, nil
+}
+
+// dialData opens a passive-mode data connection. Active mode would put a
+// listener-backed dataChannel here instead (after sending PORT/EPRT in place
+// of EPSV); the TLS and the careful Close above it stay the same.
+func (s *session) dialData(network, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: s.r.opts.Timeout}
+	ctx := s.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	dc := &dataConn{
+		Conn:    c,
+		ch:      dialedChannel{c},
+		cfg:     s.tlsCfg,
+		timeout: s.r.opts.Timeout,
+		log:     s.r.log,
+		id:      int(s.id),
+	}
+	s.mu.Lock()
+	s.data = dc
+	s.mu.Unlock()
+	return dc, nil
+}
+
+// begin ties a session to the operation's context: cancelling it closes the
+// connections, which unblocks any read or write in progress.
+func (s *session) begin(ctx context.Context) (stop func() bool) {
+	s.ctx = ctx
+	return context.AfterFunc(ctx, s.abort)
+}
+
+// end undoes begin, and marks the session broken when the operation left
+// its connection in an unknown state.
+func (s *session) end(ctx context.Context, stop func() bool, err error) error {
+	if !stop() {
+		s.broken = true
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if err != nil && (isNetError(err) || hasCode(err, codeUnavailable)) {
+		s.broken = true
+	}
+	s.mu.Lock()
+	s.data = nil
+	s.mu.Unlock()
+	s.ctx = nil
+	return err
+}
+
+func (s *session) abort() {
+	s.ctl.abort()
+	s.mu.Lock()
+	d := s.data
+	s.mu.Unlock()
+	if d != nil {
+		d.abort()
+	}
+}
+
+// run runs fn as one operation on the session.
+func (s *session) run(ctx context.Context, fn func() error) error {
+	stop := s.begin(ctx)
+	return s.end(ctx, stop, fn())
+}
+
+func (s *session) close() {
+	if s.broken {
+		s.ctl.abort()
+	} else {
+		_ = s.sc.Quit()
+	}
+	s.r.log.Info("disconnected", "conn", s.id)
+}
+
+func hasCode(err error, code int) bool {
+	var te *textproto.Error
+	return errors.As(err, &te) && te.Code == code
+}
+
+// with runs fn on a pooled session.
+func (r *Remote) with(ctx context.Context, fn func(s *session) error) error {
+	s, err := r.pool.get(ctx)
+	if err != nil {
+		return classify("USER", err)
+	}
+	err = s.run(ctx, func() error { return fn(s) })
+	r.pool.put(s)
+	return err
+}
+
+// Stat implements remote.Remote. It prefers MLST (RFC 3659); without it, SIZE
+// and MDTM describe a file, CWD tells a directory, and a LIST of the parent
+// is the last resort.
+func (r *Remote) Stat(ctx context.Context, name string) (remote.FileInfo, error) {
+	var fi remote.FileInfo
+	err := r.with(ctx, func(s *session) error {
+		var err error
+		fi, err = s.stat(name)
+		return err
+	})
+	return fi, pathErr("stat", name, err)
+}
+
+func (s *session) stat(name string) (remote.FileInfo, error) {
+	p := s.r.path(name)
+	fi := remote.FileInfo{Name: name}
+	if s.mlst {
+		e, err := s.sc.GetEntry(p)
+		if err == nil {
+			fi.IsDir = e.Type == ftp.EntryTypeFolder
+			if !fi.IsDir {
+				fi.Size = int64(e.Size)
+			}
+			fi.ModTime = e.Time
+			return fi, nil
+		}
+		var te *textproto.Error
+		if errors.As(err, &te) || isNetError(err) {
+			return fi, classify("MLST", err)
+		}
+		// An MLST reply the library cannot parse: try the older ways.
+	}
+	size, err := s.sc.FileSize(p)
+	if err == nil {
+		fi.Size = size
+		if s.mdtm {
+			if t, err := s.sc.GetTime(p); err == nil {
+				fi.ModTime = t
+			}
+		}
+		return fi, nil
+	}
+	var te *textproto.Error
+	if !errors.As(err, &te) {
+		return fi, classify("SIZE", err)
+	}
+	// SIZE fails on directories (vsftpd: 550 Could not get file size).
+	if cerr := s.sc.ChangeDir(p); cerr == nil {
+		fi.IsDir = true
+		return fi, nil
+	} else if !errors.As(cerr, &te) {
+		return fi, classify("CWD", cerr)
+	}
+	if te.Code == 500 || te.Code == 502 || te.Code == 504 { // no SIZE at all
+		if name == "" {
+			return fi, classify("CWD", err)
+		}
+		list, lerr := s.list(remote.Dir(name))
+		if lerr != nil {
+			return fi, lerr
+		}
+		base := path.Base(name)
+		for _, e := range list {
+			if e.Name == base {
+				e.Name = name
+				return e, nil
+			}
+		}
+		return fi, &kindError{fs.ErrNotExist, err}
+	}
+	return fi, classify("SIZE", err)
+}
+
+// Open implements remote.Remote.
+func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	s, err := r.pool.get(ctx)
+	if err != nil {
+		return nil, pathErr("open", name, classify("USER", err))
+	}
+	stop := s.begin(ctx)
+	resp, err := s.sc.Retr(r.path(name))
+	if err != nil {
+		err = s.end(ctx, stop, err)
+		r.pool.put(s)
+		return nil, pathErr("open", name, classify("RETR", err))
+	}
+	return &reader{r: r, s: s, resp: resp, stop: stop, ctx: ctx, name: name}, nil
+}
+
+// reader streams a RETR; Close returns its session to the pool.
+type reader struct {
+	r    *Remote
+	s    *session
+	resp *ftp.Response
+	stop func() bool
+	ctx  context.Context
+	name string
+	eof  bool
+	done bool
+}
+
+func (rd *reader) Read(p []byte) (int, error) {
+	if rd.done {
+		return 0, &fs.PathError{Op: "read", Path: rd.name, Err: fs.ErrClosed}
+	}
+	n, err := rd.resp.Read(p)
+	if err == io.EOF {
+		rd.eof = true
+		return n, err
+	}
+	if err != nil {
+		if cerr := rd.ctx.Err(); cerr != nil {
+			err = cerr
+		}
+		return n, pathErr("read", rd.name, classify("RETR", err))
+	}
+	return n, nil
+}
+
+// Close ends the transfer. Closing before the end abandons the connection,
+// since servers disagree on what they reply to an aborted transfer.
+func (rd *reader) Close() error {
+	if rd.done {
+		return nil
+	}
+	rd.done = true
+	if !rd.eof {
+		rd.s.broken = true
+		rd.s.abort()
+		_ = rd.s.end(rd.ctx, rd.stop, nil)
+		rd.r.pool.put(rd.s)
+		return nil
+	}
+	err := rd.resp.Close()
+	err = rd.s.end(rd.ctx, rd.stop, err)
+	rd.r.pool.put(rd.s)
+	return pathErr("open", rd.name, classify("RETR", err))
+}
+
+// srcReader remembers the error of the caller's reader, which is not the
+// server's fault.
+type srcReader struct {
+	ctx context.Context
+	r   io.Reader
+	err error
+}
+
+func (s *srcReader) Read(p []byte) (int, error) {
+	if err := s.ctx.Err(); err != nil {
+		s.err = err
+		return 0, err
+	}
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// Put implements remote.Remote.
+func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64) error {
+	err := r.with(ctx, func(s *session) error {
+		sr := &srcReader{ctx: ctx, r: src}
+		err := s.sc.Stor(r.path(name), sr)
+		if sr.err != nil {
+			return sr.err
+		}
+		if err == nil {
+			return nil
+		}
+		var te *textproto.Error
+		if errors.As(err, &te) && (te.Code == codeUnavailableMsg || te.Code == codeBadName) && name != "" {
+			if _, serr := s.stat(remote.Dir(name)); errors.Is(serr, fs.ErrNotExist) {
+				return &kindError{fs.ErrNotExist, err}
+			}
+		}
+		return classify("STOR", err)
+	})
+	return pathErr("put", name, err)
+}
+
+// Rename implements remote.Remote. Where the server refuses to rename over
+// an existing file, the target is removed first.
+func (r *Remote) Rename(ctx context.Context, from, to string) error {
+	err := r.with(ctx, func(s *session) error {
+		pf, pt := r.path(from), r.path(to)
+		err := s.sc.Rename(pf, pt)
+		if err == nil {
+			return nil
+		}
+		var te *textproto.Error
+		if !errors.As(err, &te) {
+			return classify("RNTO", err)
+		}
+		if _, serr := s.stat(from); errors.Is(serr, fs.ErrNotExist) {
+			return &kindError{fs.ErrNotExist, err}
+		}
+		if fi, serr := s.stat(to); serr == nil && !fi.IsDir {
+			r.log.Debug("server cannot rename over a file; removing the target first", "to", to, "reply", err.Error())
+			if derr := s.sc.Delete(pt); derr != nil {
+				return classify("DELE", derr)
+			}
+			err = s.sc.Rename(pf, pt)
+		}
+		return classify("RNTO", err)
+	})
+	return pathErr("rename", to, err)
+}
+
+// Remove implements remote.Remote.
+func (r *Remote) Remove(ctx context.Context, name string) error {
+	err := r.with(ctx, func(s *session) error {
+		return classify("DELE", s.sc.Delete(r.path(name)))
+	})
+	return pathErr("remove", name, err)
+}
+
+// Mkdir implements remote.Remote. Servers answer 550 both for an existing
+// directory and for a missing parent, so a failure is examined with Stat.
+func (r *Remote) Mkdir(ctx context.Context, name string) error {
+	err := r.with(ctx, func(s *session) error {
+		err := s.sc.MakeDir(r.path(name))
+		if err == nil {
+			return nil
+		}
+		var te *textproto.Error
+		if !errors.As(err, &te) {
+			return classify("MKD", err)
+		}
+		if _, serr := s.stat(name); serr == nil {
+			return &kindError{fs.ErrExist, err}
+		}
+		if name != "" {
+			if _, serr := s.stat(remote.Dir(name)); errors.Is(serr, fs.ErrNotExist) {
+				return &kindError{fs.ErrNotExist, err}
+			}
+		}
+		return classify("MKD", err)
+	})
+	return pathErr("mkdir", name, err)
+}
+
+// Rmdir implements remote.Remote.
+func (r *Remote) Rmdir(ctx context.Context, name string) error {
+	err := r.with(ctx, func(s *session) error {
+		err := s.sc.RemoveDir(r.path(name))
+		if err == nil {
+			return nil
+		}
+		var te *textproto.Error
+		if errors.As(err, &te) {
+			if _, serr := s.stat(name); errors.Is(serr, fs.ErrNotExist) {
+				return &kindError{fs.ErrNotExist, err}
+			}
+		}
+		return classify("RMD", err)
+	})
+	return pathErr("rmdir", name, err)
+}
+
+// List implements remote.Remote. It changes into the directory and lists it
+// without an argument, because servers glob LIST and NLST arguments ('*',
+// '[') and take a leading '-' for options; MLSD (RFC 3659) when the server
+// has it, else LIST -a, for the dot files.
+func (r *Remote) List(ctx context.Context, name string) ([]remote.FileInfo, error) {
+	var out []remote.FileInfo
+	err := r.with(ctx, func(s *session) error {
+		var err error
+		out, err = s.list(name)
+		return err
+	})
+	if err != nil {
+		return nil, pathErr("list", name, err)
+	}
+	return out, nil
+}
+
+func (s *session) list(name string) ([]remote.FileInfo, error) {
+	if err := s.sc.ChangeDir(s.r.path(name)); err != nil {
+		return nil, classify("CWD", err)
+	}
+	arg := ""
+	if !s.mlst {
+		arg = "-a"
+	}
+	entries, err := s.sc.List(arg)
+	if err != nil {
+		return nil, classify("LIST", err)
+	}
+	out := make([]remote.FileInfo, 0, len(entries))
+	for _, e := range entries {
+		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.Contains(e.Name, "/") {
+			continue // cdir and pdir entries
+		}
+		fi := remote.FileInfo{Name: e.Name, IsDir: e.Type == ftp.EntryTypeFolder, ModTime: e.Time}
+		if !fi.IsDir {
+			fi.Size = int64(e.Size)
+		}
+		out = append(out, fi)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Close implements remote.Remote.
+func (r *Remote) Close() error {
+	r.pool.close()
+	return nil
+}

@@ -1,0 +1,141 @@
+package ftp
+
+import (
+	"context"
+	"errors"
+	"net/textproto"
+	"sync"
+	"time"
+)
+
+// idleCheck is how long a connection may sit idle before it is checked with
+// NOOP on reuse: servers drop idle clients, and a dead connection found in
+// the middle of a STOR costs more than one round trip.
+const idleCheck = 5 * time.Second
+
+var errClosed = errors.New("remote closed")
+
+// pool keeps logged-in control connections, one transfer each, and opens at
+// most max of them at once. When the server refuses one more, max shrinks to
+// what the server accepted, and callers wait for a free connection instead.
+type pool struct {
+	dial     func(ctx context.Context) (*session, error)
+	onShrink func(n int, err error)
+
+	mu     sync.Mutex
+	idle   []*session
+	n      int // sessions alive or being dialled
+	max    int
+	closed bool
+	wake   chan struct{} // closed when a session or a slot frees
+}
+
+func newPool(max int, dial func(context.Context) (*session, error)) *pool {
+	if max < 1 {
+		max = 1
+	}
+	return &pool{dial: dial, max: max, wake: make(chan struct{})}
+}
+
+// broadcast wakes every waiter; p.mu must be held.
+func (p *pool) broadcast() {
+	close(p.wake)
+	p.wake = make(chan struct{})
+}
+
+func (p *pool) get(ctx context.Context) (*session, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, errClosed
+		}
+		if k := len(p.idle); k > 0 {
+			s := p.idle[k-1]
+			p.idle = p.idle[:k-1]
+			p.mu.Unlock()
+			if time.Since(s.lastUsed) > idleCheck {
+				if err := s.run(ctx, func() error { return s.sc.NoOp() }); err != nil {
+					if ctx.Err() != nil {
+						p.put(s)
+						return nil, ctx.Err()
+					}
+					s.broken = true
+					p.put(s)
+					continue
+				}
+			}
+			return s, nil
+		}
+		if p.n < p.max {
+			p.n++
+			p.mu.Unlock()
+			s, err := p.dial(ctx)
+			if err == nil {
+				return s, nil
+			}
+			p.mu.Lock()
+			p.n--
+			var te *textproto.Error
+			if errors.As(err, &te) && tooMany(te.Code, te.Msg) && p.n > 0 && ctx.Err() == nil {
+				if p.max > p.n {
+					p.max = p.n
+					if p.onShrink != nil {
+						p.onShrink(p.n, err)
+					}
+				}
+				p.mu.Unlock()
+				continue
+			}
+			p.broadcast()
+			p.mu.Unlock()
+			return nil, err
+		}
+		w := p.wake
+		p.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// put returns a session after use; a broken one is dropped.
+func (p *pool) put(s *session) {
+	p.mu.Lock()
+	if s.broken || p.closed {
+		p.n--
+		p.broadcast()
+		p.mu.Unlock()
+		s.close()
+		return
+	}
+	s.lastUsed = time.Now()
+	p.idle = append(p.idle, s)
+	p.broadcast()
+	p.mu.Unlock()
+}
+
+// close quits the idle sessions; busy ones are closed when put back.
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.n -= len(idle)
+	p.broadcast()
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range idle {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.close()
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,110 @@
+package ftp
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gftp/gftp/remote"
+)
+
+// tlsPolicy is how a Remote trusts servers. It is shared by all connections;
+// each control connection gets its own tls.Config from config.
+type tlsPolicy struct {
+	serverName string
+	insecure   bool
+	roots      *x509.CertPool // nil: the system pool
+	pins       map[string]bool
+	keyLog     interface{ Write([]byte) (int, error) }
+}
+
+func newTLSPolicy(host string, opts remote.Options) (*tlsPolicy, error) {
+	p := &tlsPolicy{serverName: host, insecure: opts.Insecure, keyLog: opts.KeyLog}
+	if opts.CACert != "" {
+		pem, err := os.ReadFile(opts.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("read CA certificates: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("read CA certificates: no PEM certificate in %s", opts.CACert)
+		}
+		p.roots = pool
+	}
+	for _, pin := range opts.PinSHA256 {
+		pin = strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(strings.TrimPrefix(pin, "sha256//")))
+		if b, err := hex.DecodeString(pin); err != nil || len(b) != sha256.Size {
+			return nil, fmt.Errorf("certificate pin %q is not a hex SHA-256", pin)
+		}
+		if p.pins == nil {
+			p.pins = map[string]bool{}
+		}
+		p.pins[pin] = true
+	}
+	return p, nil
+}
+
+// config returns a fresh tls.Config for one control connection and its data
+// connections. It has its own session cache and ServerName, even for an IP
+// address and with --insecure: Go resumes a session only when both are set,
+// and vsftpd (require_ssl_reuse=YES) answers 522 to a data connection that
+// does not resume the control session. The cache is not shared between
+// control connections, because proftpd answers 425 to a data connection that
+// resumes another control connection's session.
+func (p *tlsPolicy) config() *tls.Config {
+	return &tls.Config{
+		ServerName:         p.serverName,
+		ClientSessionCache: tls.NewLRUClientSessionCache(4),
+		MinVersion:         tls.VersionTLS12,
+		KeyLogWriter:       p.keyLog,
+		// Verification is done by verify, which also knows pins; it sees
+		// resumed sessions too.
+		InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection
+		VerifyConnection:   p.verify,
+	}
+}
+
+// verify does what crypto/tls does when InsecureSkipVerify is false, and
+// accepts a leaf whose SHA-256 was pinned. Failures come back as a
+// *tls.CertificateVerificationError wrapping the x509 reason, as crypto/tls
+// returns them.
+func (p *tlsPolicy) verify(cs tls.ConnectionState) error {
+	if p.insecure {
+		return nil
+	}
+	certs := cs.PeerCertificates
+	if len(certs) == 0 {
+		return errors.New("tls: server sent no certificate")
+	}
+	if p.pins != nil {
+		sum := sha256.Sum256(certs[0].Raw)
+		if p.pins[hex.EncodeToString(sum[:])] {
+			return nil
+		}
+	}
+	opts := x509.VerifyOptions{
+		Roots:         p.roots,
+		DNSName:       p.serverName,
+		Intermediates: x509.NewCertPool(),
+	}
+	for _, c := range certs[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := certs[0].Verify(opts); err != nil {
+		verr := &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
+		if p.pins != nil {
+			sum := sha256.Sum256(certs[0].Raw)
+			return fmt.Errorf("certificate sha256 %s matches no pin: %w", hex.EncodeToString(sum[:]), verr)
+		}
+		return verr
+	}
+	return nil
+}

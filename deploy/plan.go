@@ -127,19 +127,17 @@ func NewPlan(ctx context.Context, repo *Repo, from plumbing.Hash, to *object.Com
 	}
 	fromTree := &object.Tree{}
 	var fromCommit *object.Commit
-	if !from.IsZero() {
+	if !from.IsZero() && !opts.All {
 		c, err := repo.Commit(from)
 		if err != nil {
 			return nil, err
 		}
 		fromCommit = c
-		if !opts.All {
-			if fromTree, err = c.Tree(); err != nil {
-				return nil, fmt.Errorf("read tree of %s: %w", from, err)
-			}
+		if fromTree, err = c.Tree(); err != nil {
+			return nil, fmt.Errorf("read tree of %s: %w", from, err)
 		}
 	}
-	if fromCommit != nil && !opts.All {
+	if fromCommit != nil {
 		commits, err := repo.Log(ctx, from, to.Hash)
 		if err != nil {
 			return nil, err

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -178,8 +177,7 @@ func Start(t testing.TB, kind Kind, opts ...Option) *Server {
 
 	dir := t.TempDir()
 	root := makeRoot(t, acct)
-	ports := reservePassivePorts(t)
-	port := FreePort(t)
+	port, ports := reservePorts(t)
 	s := &Server{
 		Name:     string(kind),
 		User:     ftpUser,
@@ -259,50 +257,50 @@ func makeRoot(t testing.TB, acct account) string {
 	return root
 }
 
-var passive struct {
-	sync.Mutex
-	used map[int]bool
-}
+// portBlockSize is how many ports each server gets: its control port, then
+// its passive range, big enough for a pool of parallel transfers plus ports
+// in TIME_WAIT.
+const portBlockSize = 21
 
-// passiveRangeSize is how many passive ports each server gets: enough for a
-// pool of parallel transfers plus ports in TIME_WAIT.
-const passiveRangeSize = 20
-
-// reservePassivePorts picks a range of ports that are free now, below Linux's
+// reservePorts picks a block of ports that are free now, below Linux's
 // ephemeral range (32768-60999) so that outgoing connections do not take
-// them, and distinct from every other range this process handed out.
-func reservePassivePorts(t testing.TB) [2]int {
+// them. Test binaries of several packages run at once, so each block is
+// claimed with an flock on a file named after it, held until the test ends
+// (the kernel drops it if the process dies).
+func reservePorts(t testing.TB) (control int, pasv [2]int) {
 	t.Helper()
-	passive.Lock()
-	defer passive.Unlock()
-	if passive.used == nil {
-		passive.used = map[int]bool{}
-	}
 	const lo, hi = 20000, 32000
-	slots := (hi - lo) / passiveRangeSize
+	slots := (hi - lo) / portBlockSize
+	lockDir := filepath.Join(os.TempDir(), "gftp-ports")
+	if err := os.MkdirAll(lockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 Try:
-	for try := 0; try < 200; try++ {
-		base := lo + rand.IntN(slots)*passiveRangeSize
-		if passive.used[base] {
+	for try := 0; try < 300; try++ {
+		base := lo + rand.IntN(slots)*portBlockSize
+		f, err := os.OpenFile(filepath.Join(lockDir, strconv.Itoa(base)), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// flock locks belong to the open file, so this also excludes
+		// other tests of this process.
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
 			continue
 		}
-		for p := base; p < base+passiveRangeSize; p++ {
+		for p := base; p < base+portBlockSize; p++ {
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 			if err != nil {
+				f.Close()
 				continue Try
 			}
 			l.Close()
 		}
-		passive.used[base] = true
-		t.Cleanup(func() {
-			passive.Lock()
-			delete(passive.used, base)
-			passive.Unlock()
-		})
-		return [2]int{base, base + passiveRangeSize - 1}
+		t.Cleanup(func() { f.Close() })
+		return base, [2]int{base + 1, base + portBlockSize - 1}
 	}
-	t.Fatalf("servers: no free passive port range")
-	return [2]int{}
+	t.Fatalf("servers: no free block of %d ports in %d-%d", portBlockSize, lo, hi)
+	return 0, [2]int{}
 }
 
 func (r *run) makeCert() {

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // curlURL is the URL curl wants for path on s: curl spells explicit TLS as
@@ -250,5 +252,39 @@ func TestQuota(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.Root, "big")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("file over quota left in Root: %v", err)
+	}
+}
+
+// TestSessionReuseRequired checks that the servers configured to require
+// TLS session resumption on data connections refuse one that does not
+// resume, so that a client's resumption bug shows up here and not on a
+// customer's host.
+func TestSessionReuseRequired(t *testing.T) {
+	for _, kind := range []Kind{VsftpdFTPES12, VsftpdFTPES13, VsftpdImplicit, ProFTPdTLS} {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			ca := NewCA(t)
+			s := Start(t, kind, WithCA(ca))
+			f, err := dialFTP(t, s, kind, clientTLS(s, ca))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.login(s)
+			open := passiveData(f)
+			if code, msg := f.cmd("LIST"); code != 150 {
+				t.Fatalf("LIST: %q", msg)
+			}
+			fresh := clientTLS(s, ca) // a cache of its own: nothing to resume
+			c := tls.Client(open(), fresh)
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			herr := c.Handshake()
+			_, _ = io.Copy(io.Discard, c)
+			c.Close()
+			code, msg := f.reply()
+			t.Logf("handshake: %v; reply %d %q", herr, code, msg)
+			if code < 400 {
+				t.Fatalf("data connection without resumption accepted: %d %q", code, msg)
+			}
+		})
 	}
 }

@@ -28,10 +28,9 @@ const largeObjectThreshold = 1 << 20
 
 // Repo is a local git repository opened for deploying.
 type Repo struct {
-	Dir  string // the work tree's top directory
-	git  *git.Repository
-	fs   *filesystem.Storage // nil when opened through a .git file
-	bare bool
+	Dir string // the work tree's top directory
+	git *git.Repository
+	fs  *filesystem.Storage // nil when opened through a .git file
 }
 
 // ErrNotRepo means the directory is not inside a git work tree.

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"net"
-	"os"
 	"strings"
 	"syscall"
 
@@ -216,5 +215,3 @@ func report(w io.Writer, err error) int {
 func oneLine(s string) string {
 	return strings.TrimSpace(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s))
 }
-
-var stderrIsTerminal = func() bool { return isTerminal(os.Stderr) }

@@ -11,7 +11,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	// The transports register their URL schemes.
+	_ "github.com/gftp/gftp/remote/ftp"
 	_ "github.com/gftp/gftp/remote/local"
+	_ "github.com/gftp/gftp/remote/s3"
+	_ "github.com/gftp/gftp/remote/sftp"
 )
 
 func main() {

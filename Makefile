@@ -1,0 +1,36 @@
+# gftp: the two commands of the quick start are `make demo` and `make test`.
+GO            ?= go
+STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@2025.1.1
+GOBIN         ?= $(shell $(GO) env GOPATH)/bin
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+TEST_TIMEOUT  ?= 20m
+
+.PHONY: all build demo test test-short lint fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/gftp ./cmd/gftp
+	$(GO) build -o bin/gftp-demo ./cmd/gftp-demo
+
+# The main job end to end against an embedded FTPES server.
+demo: build
+	./bin/gftp-demo -gftp bin/gftp
+
+# Unit tests, CLI scripts, and the tests against real servers. Without the
+# servers installed, real-server tests skip and say how to run them; with
+# GFTP_REAL_SERVERS=1 (as .ci/run sets) they fail instead.
+test:
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@test -x $(GOBIN)/staticcheck || $(GO) install $(STATICCHECK)
+	$(GOBIN)/staticcheck ./...
+
+clean:
+	rm -rf bin

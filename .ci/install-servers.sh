@@ -90,7 +90,9 @@ if ! id "$FTP_USER" >/dev/null 2>&1; then
 fi
 mkdir -p "$FTP_HOME"
 chown "$FTP_USER:" "$FTP_HOME"
-usermod --home "$FTP_HOME" --shell /bin/bash "$FTP_USER"
+if [ "$(getent passwd "$FTP_USER" | cut -d: -f6,7)" != "$FTP_HOME:/bin/bash" ]; then
+	usermod --home "$FTP_HOME" --shell /bin/bash "$FTP_USER"
+fi
 echo "$FTP_USER:$FTP_PASSWORD" | chpasswd
 grep -qx /bin/bash /etc/shells || echo /bin/bash >>/etc/shells
 # ftpusers lists users refused by the stock PAM service; our service does not

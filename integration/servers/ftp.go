@@ -522,13 +522,13 @@ UseIPv6 off
 Port %d
 User %s
 Group %s
-PidFile %s
-ScoreboardFile %s
+PidFile %q
+ScoreboardFile %q
 DelayEngine off
 WtmpLog off
 UseReverseDNS off
-SystemLog %s
-TransferLog %s
+SystemLog %q
+TransferLog %q
 MaxInstances 100
 TimeoutIdle 600
 Umask 022
@@ -536,19 +536,19 @@ AllowOverwrite on
 AllowStoreRestart on
 PassivePorts %d %d
 AuthOrder mod_auth_file.c
-AuthUserFile %s
-AuthGroupFile %s
+AuthUserFile %q
+AuthGroupFile %q
 RequireValidShell off
 DefaultRoot ~
 %s
-ModulePath %s
+ModulePath %q
 LoadModule mod_tls.c
 TLSEngine on
-TLSLog %s
+TLSLog %q
 TLSProtocol TLSv1.2 TLSv1.3
 TLSRequired on
-TLSRSACertificateFile %s
-TLSRSACertificateKeyFile %s
+TLSRSACertificateFile %q
+TLSRSACertificateKeyFile %q
 TLSVerifyClient off
 TLSRenegotiate none
 `, r.kind, r.port, ftpUser, ftpUser,
@@ -556,7 +556,7 @@ TLSRenegotiate none
 		sysLog, xferLog, r.pasv[0], r.pasv[1], passwd, group, limit,
 		modDir, tlsLog, r.cert.CertFile, r.cert.KeyFile)
 	path := r.write("proftpd.conf", conf, 0o600)
-	// -n: foreground, -q: quiet stderr; the SystemLog has the details.
+	// -n: stay in the foreground, logging to the SystemLog.
 	r.cmd = exec.Command(bin, "-n", "-c", path)
 }
 

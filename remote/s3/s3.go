@@ -69,6 +69,11 @@ func init() {
 	}, "s3")
 }
 
+// maxAttempts is how often the SDK tries a request, with backoff, before an
+// error (then marked remote.ErrTemporary when it is transient) reaches the
+// caller. A part of a multipart upload is retried alone this way.
+var maxAttempts = 3
+
 // MaxDeleteBatch is how many keys one DeleteObjects request may name.
 const MaxDeleteBatch = 1000
 
@@ -183,7 +188,7 @@ func newRemote(ctx context.Context, bucket, prefix string, opts remote.Options, 
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(setup)),
 		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
-		config.WithRetryMaxAttempts(3),
+		config.WithRetryMaxAttempts(maxAttempts),
 	}
 	if opts.S3Profile != "" {
 		lo = append(lo, config.WithSharedConfigProfile(opts.S3Profile))
@@ -265,12 +270,20 @@ func endpointURL(opt string) (string, error) {
 	}
 	u, err := url.Parse(ep)
 	if err != nil {
-		return "", fmt.Errorf("invalid S3 endpoint %q (from %s): %v", ep, from, err)
+		return "", fmt.Errorf("invalid S3 endpoint %q (from %s): %v", remote.Redact(ep), from, unwrapURL(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.User != nil {
-		return "", fmt.Errorf("invalid S3 endpoint %q (from %s): want http://host[:port] or https://host[:port]", ep, from)
+		return "", fmt.Errorf("invalid S3 endpoint %q (from %s): want http://host[:port] or https://host[:port]", remote.Redact(ep), from)
 	}
 	return strings.TrimRight(ep, "/"), nil
+}
+
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // transport returns what to set on the HTTP transport: the endpoint's TLS

@@ -1,0 +1,374 @@
+package integration_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/gftp/gftp/integration/servers"
+	"github.com/gftp/gftp/remote"
+	"github.com/gftp/gftp/remote/remotetest"
+	"github.com/gftp/gftp/remote/sftp"
+)
+
+// sftpOptions maps the server's gftp flags and environment to Options the
+// way the command does, and keeps the developer's ~/.ssh and agent out.
+func sftpOptions(t *testing.T, srv *servers.Server) remote.Options {
+	t.Helper()
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("SSH_AUTH_SOCK", "")
+	for _, kv := range srv.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	opts := remote.Options{
+		User:     srv.User,
+		Password: srv.Password,
+		Jobs:     4,
+		Timeout:  30 * time.Second,
+		Logger:   slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for i := 0; i < len(srv.Flags); i++ {
+		switch srv.Flags[i] {
+		case "--known-hosts":
+			i++
+			opts.KnownHosts = srv.Flags[i]
+		case "--key":
+			i++
+			opts.KeyFile = srv.Flags[i]
+		default:
+			t.Fatalf("unknown server flag %q", srv.Flags[i])
+		}
+	}
+	return opts
+}
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func openSFTP(t *testing.T, rawURL string, opts remote.Options) (remote.Remote, error) {
+	t.Helper()
+	u, err := remote.ParseURL(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := remote.Open(ctx, u, opts)
+	if err == nil {
+		t.Cleanup(func() { r.Close() })
+	}
+	return r, err
+}
+
+// userDir makes a fresh directory below srv.Root owned by the SSH user.
+func userDir(t *testing.T, srv *servers.Server) string {
+	t.Helper()
+	u, err := user.Lookup(servers.SSHUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	d, err := os.MkdirTemp(srv.Root, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(d, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestSFTPConformance(t *testing.T) {
+	for _, auth := range servers.SSHAuths() {
+		t.Run(string(auth), func(t *testing.T) {
+			srv := servers.StartSSHD(t, servers.WithSSHAuth(auth))
+			opts := sftpOptions(t, srv)
+			var dir string
+			remotetest.Run(t, remotetest.Config{
+				New: func(t *testing.T) remote.Remote {
+					dir = userDir(t, srv)
+					url := strings.TrimSuffix(srv.URL, filepath.ToSlash(srv.Root)) + filepath.ToSlash(dir)
+					r, err := openSFTP(t, url, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return r
+				},
+				ReadBacking: func(t *testing.T, name string) ([]byte, error) {
+					return os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+				},
+			})
+		})
+	}
+}
+
+// TestSFTPAuthMethod checks that each variant logs in by the method it is
+// meant to exercise, not by some other credential.
+func TestSFTPAuthMethod(t *testing.T) {
+	want := map[servers.SSHAuth]string{
+		servers.SSHAuthPassword: "method=password",
+		servers.SSHAuthEd25519:  "method=\"publickey " + "",
+		servers.SSHAuthRSA:      "method=\"publickey ",
+		servers.SSHAuthAgent:    "method=\"publickey from ssh-agent",
+	}
+	for _, auth := range servers.SSHAuths() {
+		t.Run(string(auth), func(t *testing.T) {
+			srv := servers.StartSSHD(t, servers.WithSSHAuth(auth))
+			opts := sftpOptions(t, srv)
+			var logs bytes.Buffer
+			opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			r, err := openSFTP(t, srv.URL, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Close()
+			if !strings.Contains(logs.String(), want[auth]) {
+				t.Errorf("log lacks %q:\n%s", want[auth], logs.String())
+			}
+			if auth == servers.SSHAuthRSA && !strings.Contains(logs.String(), "rsa") {
+				t.Errorf("RSA variant did not use the RSA key:\n%s", logs.String())
+			}
+			for _, w := range []string{"SSH-2.0-OpenSSH", "kex=", "cipher=", "hostkey=", "fingerprint=SHA256:"} {
+				if !strings.Contains(logs.String(), w) {
+					t.Errorf("handshake log lacks %q:\n%s", w, logs.String())
+				}
+			}
+			if strings.Contains(logs.String(), servers.SSHPassword) {
+				t.Errorf("password in the log")
+			}
+		})
+	}
+}
+
+func otherHostKey(t *testing.T) ssh.PublicKey {
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.PublicKey()
+}
+
+func TestSFTPHostKeys(t *testing.T) {
+	srv := servers.StartSSHD(t)
+	base := sftpOptions(t, srv)
+	known, err := os.ReadFile(base.KnownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPrefix := strings.Fields(string(known))[0] // [127.0.0.1]:PORT
+
+	t.Run("Unknown", func(t *testing.T) {
+		opts := base
+		opts.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+		if err := os.WriteFile(opts.KnownHosts, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := openSFTP(t, srv.URL, opts)
+		if !errors.Is(err, sftp.ErrHostKeyUnknown) {
+			t.Fatalf("got %v, want ErrHostKeyUnknown", err)
+		}
+		var he *sftp.HostKeyError
+		if !errors.As(err, &he) {
+			t.Fatalf("%v is not a *sftp.HostKeyError", err)
+		}
+		// The line to add must be one the harness's own known_hosts holds:
+		// the same host pattern, type and key.
+		if !strings.Contains(string(known), he.Line+"\n") || !strings.HasPrefix(he.Line, hostPrefix+" ") {
+			t.Errorf("line to add %q is not in the server's known_hosts:\n%s", he.Line, known)
+		}
+		if !strings.Contains(err.Error(), he.Line) || !strings.Contains(err.Error(), "SHA256:") {
+			t.Errorf("message lacks the line or the fingerprint: %v", err)
+		}
+		pub, _, _, _, perr := ssh.ParseAuthorizedKey([]byte(strings.SplitN(he.Line, " ", 2)[1]))
+		if perr != nil || ssh.FingerprintSHA256(pub) != he.Fingerprint {
+			t.Errorf("fingerprint %s does not match the line's key (%v)", he.Fingerprint, perr)
+		}
+	})
+
+	t.Run("Changed", func(t *testing.T) {
+		opts := base
+		opts.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+		line := hostPrefix + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(otherHostKey(t)))) + "\n"
+		if err := os.WriteFile(opts.KnownHosts, []byte(line), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, accept := range []bool{false, true} {
+			opts.AcceptNewHostKey = accept
+			_, err := openSFTP(t, srv.URL, opts)
+			if !errors.Is(err, sftp.ErrHostKeyChanged) {
+				t.Fatalf("accept-new=%v: got %v, want ErrHostKeyChanged", accept, err)
+			}
+			if !strings.Contains(err.Error(), "REMOTE HOST IDENTIFICATION HAS CHANGED") {
+				t.Errorf("not loud: %v", err)
+			}
+		}
+		if b, _ := os.ReadFile(opts.KnownHosts); string(b) != line {
+			t.Errorf("known_hosts changed after a refused key:\n%s", b)
+		}
+	})
+
+	t.Run("AcceptNew", func(t *testing.T) {
+		opts := base
+		opts.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+		if err := os.WriteFile(opts.KnownHosts, []byte("# other hosts\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		opts.AcceptNewHostKey = true
+		r, err := openSFTP(t, srv.URL, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		b, _ := os.ReadFile(opts.KnownHosts)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != 2 || !strings.Contains(string(known), lines[1]+"\n") {
+			t.Fatalf("known_hosts after accept-new:\n%s\nwant the comment and one of:\n%s", b, known)
+		}
+		opts.AcceptNewHostKey = false
+		if _, err := openSFTP(t, srv.URL, opts); err != nil {
+			t.Fatalf("after accept-new, without it: %v", err)
+		}
+	})
+
+	t.Run("Insecure", func(t *testing.T) {
+		opts := base
+		opts.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+		opts.Insecure = true
+		if _, err := openSFTP(t, srv.URL, opts); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("WrongPassword", func(t *testing.T) {
+		opts := base
+		opts.Password = "wrong-password"
+		_, err := openSFTP(t, srv.URL, opts)
+		if !errors.Is(err, remote.ErrAuth) {
+			t.Fatalf("got %v, want remote.ErrAuth", err)
+		}
+		if errors.Is(err, remote.ErrTemporary) {
+			t.Errorf("an auth failure must not be retried: %v", err)
+		}
+	})
+}
+
+// sshd offers ed25519, ECDSA and RSA host keys; known_hosts holds one type.
+func TestSFTPHostKeyNegotiation(t *testing.T) {
+	for _, typ := range []string{"ecdsa-sha2-nistp256", "ssh-rsa"} {
+		t.Run(typ, func(t *testing.T) {
+			srv := servers.StartSSHD(t, servers.WithSSHKnownHostsType(typ))
+			r, err := openSFTP(t, srv.URL, sftpOptions(t, srv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.List(context.Background(), ""); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestSFTPErrors(t *testing.T) {
+	srv := servers.StartSSHD(t)
+	opts := sftpOptions(t, srv)
+	ctx := context.Background()
+
+	t.Run("PermissionDenied", func(t *testing.T) {
+		ro := filepath.Join(srv.Root, "root-owned")
+		if err := os.Mkdir(ro, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r, err := openSFTP(t, srv.URL, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = r.Put(ctx, "root-owned/f", strings.NewReader("x"), 1)
+		if !errors.Is(err, fs.ErrPermission) {
+			t.Errorf("put into a directory the user cannot write: got %v, want fs.ErrPermission", err)
+		}
+		var pe *fs.PathError
+		if !errors.As(err, &pe) || pe.Op != "put" || pe.Path != "root-owned/f" {
+			t.Errorf("%v is not a PathError about put root-owned/f", err)
+		}
+	})
+
+	t.Run("MissingDirectory", func(t *testing.T) {
+		r, err := openSFTP(t, srv.URL, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Put(ctx, "no/such/f", strings.NewReader("x"), 1); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("put into a missing directory: got %v, want fs.ErrNotExist", err)
+		}
+	})
+
+	t.Run("DiskFull", func(t *testing.T) {
+		full := userDir(t, srv)
+		u, _ := user.Lookup(servers.SSHUser)
+		out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k,mode=0755,uid="+u.Uid+",gid="+u.Gid, "gftp-full", full).CombinedOutput()
+		if err != nil {
+			t.Skipf("cannot mount a small tmpfs here (%v %s)", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("umount", "-l", full).Run() })
+		url := strings.TrimSuffix(srv.URL, filepath.ToSlash(srv.Root)) + filepath.ToSlash(full)
+		r, err := openSFTP(t, url, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := remotetest.Content(1, 2<<20)
+		err = r.Put(ctx, "big", bytes.NewReader(data), int64(len(data)))
+		if !errors.Is(err, remote.ErrStorageFull) {
+			t.Fatalf("put 2 MiB into 256 KiB: got %v, want remote.ErrStorageFull", err)
+		}
+		// The connection survives a full disk.
+		if err := r.Remove(ctx, "big"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("remove after a full disk: %v", err)
+		}
+	})
+
+	t.Run("HomeRelative", func(t *testing.T) {
+		u, err := user.Lookup(servers.SSHUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(u.HomeDir); err != nil || !fi.IsDir() {
+			t.Skipf("%s has no home directory (%s)", servers.SSHUser, u.HomeDir)
+		}
+		url := strings.TrimSuffix(srv.URL, filepath.ToSlash(srv.Root)) + "/~/"
+		r, err := openSFTP(t, url, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.(*sftp.Remote).Root(); got != u.HomeDir {
+			t.Errorf("root of /~/ = %q, want %q", got, u.HomeDir)
+		}
+	})
+}

@@ -18,6 +18,33 @@ import (
 	"time"
 )
 
+// What the FTP servers here do, measured with Go's crypto/tls client
+// (TestFTP, TestSessionReuseRequired, TestVsftpdTLS13CarelessClose):
+//
+//   - vsftpd (3.0.3) and proftpd (1.3.8, mod_tls) refuse a data connection
+//     whose TLS session does not resume the control connection's: vsftpd
+//     answers "522 SSL connection failed: session reuse required" (and drops
+//     the control connection), proftpd "425 Unable to build data connection:
+//     Operation not permitted" (and carries on). A tls.Config with its own ClientSessionCache
+//     and ServerName resumes, over TLS 1.2 and 1.3, in passive and active
+//     mode. pure-ftpd requires nothing; it resumes over TLS 1.2 but not 1.3.
+//   - vsftpd over TLS 1.3 sends session tickets on each data connection. A
+//     client that closes an upload without reading them makes its kernel
+//     send a RST, and vsftpd answers "426 Failure reading network stream"
+//     (every time for 2 MiB here, curl included). Send close_notify,
+//     half-close TCP, drain to EOF, then close.
+//   - vsftpd 3.0.3 has no switch for TLS versions, and its default
+//     ssl_ciphers (DES-CBC3-SHA) is refused by OpenSSL 3: the config sets
+//     ssl_ciphers, and TLS 1.2-only comes from an OPENSSL_CONF MaxProtocol.
+//   - vsftpd changes into the user's home before local_root, so the system
+//     user's home must exist ("500 OOPS: cannot change directory").
+//   - pure-pw hashes with argon2id at about 3 s of CPU, and pure-ftpd pays
+//     that again at every login; a crypt(3) SHA-512 hash is accepted too and
+//     costs milliseconds. Per-user quotas from the puredb work without -n;
+//     an upload over quota is stored, then removed, with "552 Quota
+//     exceeded: [name] won't be saved" after the data is sent.
+//   - pure-ftpd logs only to syslog, so its failures show little here.
+
 // Kind names one configuration of a real FTP server.
 type Kind string
 

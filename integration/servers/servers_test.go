@@ -285,6 +285,13 @@ func TestSessionReuseRequired(t *testing.T) {
 			if code < 400 {
 				t.Fatalf("data connection without resumption accepted: %d %q", code, msg)
 			}
+			if _, err := io.WriteString(f.c, "NOOP\r\n"); err == nil {
+				if l, err := f.r.ReadString('\n'); err != nil {
+					t.Logf("after the refusal, the control connection is gone: %v", err)
+				} else {
+					t.Logf("after the refusal, NOOP: %q", strings.TrimSpace(l))
+				}
+			}
 		})
 	}
 }

@@ -24,9 +24,14 @@ import (
 )
 
 // wrap turns an SDK error into the contract's *fs.PathError about name.
-func (r *Remote) wrap(op, name string, err error) error {
+// ctx tells a cancelled or expired call from a network timeout, which look
+// alike: net/http's timeouts match context.DeadlineExceeded.
+func (r *Remote) wrap(ctx context.Context, op, name string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if ctx.Err() != nil {
+		return &fs.PathError{Op: op, Path: name, Err: ctx.Err()}
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
@@ -68,9 +73,6 @@ func (r *Remote) classify(err error) error {
 	var re *RegionError
 	if errors.As(err, &re) {
 		return re
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
 	}
 	var ne *notExistError
 	if errors.As(err, &ne) {

@@ -340,20 +340,23 @@ func transport(opts remote.Options) (func(*http.Transport), error) {
 	}, nil
 }
 
-// idleConn fails a read or write that makes no progress for idle, so that
-// a stalled server cannot hang a deploy (Options.Timeout).
+// idleConn fails a connection that makes no progress for idle, in either
+// direction, so that a stalled server cannot hang a deploy
+// (Options.Timeout). Progress in one direction extends both deadlines: the
+// transport reads for the response while the request body is still going
+// up, and a slow upload of a large part must not time that read out.
 type idleConn struct {
 	net.Conn
 	idle time.Duration
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
-	_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	_ = c.Conn.SetDeadline(time.Now().Add(c.idle))
 	return c.Conn.Read(p)
 }
 
 func (c *idleConn) Write(p []byte) (int, error) {
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.idle))
+	_ = c.Conn.SetDeadline(time.Now().Add(c.idle))
 	return c.Conn.Write(p)
 }
 
@@ -367,7 +370,7 @@ func (r *Remote) probe(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	err = r.wrap("open", "", err)
+	err = r.wrap(ctx, "open", "", err)
 	if errors.Is(err, fs.ErrPermission) {
 		r.log.Info("s3: may not list the bucket; continuing with object access only", "bucket", r.bucket)
 		return nil
@@ -387,7 +390,7 @@ func (r *Remote) Stat(ctx context.Context, name string) (remote.FileInfo, error)
 	if err == nil {
 		return remote.FileInfo{Name: name, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}, nil
 	}
-	err = r.wrap("stat", name, err)
+	err = r.wrap(ctx, "stat", name, err)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return remote.FileInfo{}, err
 	}
@@ -397,7 +400,7 @@ func (r *Remote) Stat(ctx context.Context, name string) (remote.FileInfo, error)
 		MaxKeys: aws.Int32(1),
 	})
 	if lerr != nil {
-		return remote.FileInfo{}, r.wrap("stat", name, lerr)
+		return remote.FileInfo{}, r.wrap(ctx, "stat", name, lerr)
 	}
 	if len(l.Contents) > 0 || len(l.CommonPrefixes) > 0 {
 		return remote.FileInfo{Name: name, IsDir: true}, nil
@@ -409,9 +412,26 @@ func (r *Remote) Stat(ctx context.Context, name string) (remote.FileInfo, error)
 func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	out, err := r.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &r.bucket, Key: aws.String(r.key(name))})
 	if err != nil {
-		return nil, r.wrap("open", name, err)
+		return nil, r.wrap(ctx, "open", name, err)
 	}
-	return out.Body, nil
+	return &body{ReadCloser: out.Body, ctx: ctx, r: r, name: name}, nil
+}
+
+// body reports a failure while streaming an object under the contract, so
+// that a stall or a dropped connection reads as remote.ErrTemporary.
+type body struct {
+	io.ReadCloser
+	ctx  context.Context
+	r    *Remote
+	name string
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.r.wrap(b.ctx, "read", b.name, err)
+	}
+	return n, err
 }
 
 // Put implements remote.Remote. Files larger than one part (5 MiB) go up as
@@ -435,10 +455,17 @@ func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64
 		in.Body = bytes.NewReader(buf)
 		in.ContentLength = aws.Int64(size)
 		_, err := r.client.PutObject(ctx, in)
-		return r.wrap("put", name, err)
+		return r.wrap(ctx, "put", name, err)
 	}
-	_, err := r.uploader.Upload(ctx, in) //lint:ignore SA1019 see the uploader field
-	return r.wrap("put", name, err)
+	//lint:ignore SA1019 see the uploader field
+	_, err := r.uploader.Upload(ctx, in, func(u *manager.Uploader) {
+		// S3 allows 10,000 parts: grow them for a file too large for
+		// the default, when we know its size.
+		if size > 0 && size/int64(u.MaxUploadParts) >= u.PartSize {
+			u.PartSize = size/int64(u.MaxUploadParts) + 1
+		}
+	})
+	return r.wrap(ctx, "put", name, err)
 }
 
 // PutAtomic implements remote.AtomicPutter: an S3 PUT replaces the object
@@ -473,7 +500,7 @@ func (r *Remote) PutIfAbsent(ctx context.Context, name string, src io.Reader) er
 		in.ContentType = aws.String(ct)
 	}
 	_, err = r.client.PutObject(ctx, in)
-	return r.wrap("put", name, err)
+	return r.wrap(ctx, "put", name, err)
 }
 
 // Rename implements remote.Remote with a server-side copy followed by a
@@ -492,15 +519,15 @@ func (r *Remote) Rename(ctx context.Context, from, to string) error {
 		in.CacheControl = aws.String(r.opts.CacheControl)
 	}
 	if _, err := r.client.CopyObject(ctx, in); err != nil {
-		err = r.wrap("rename", to, err)
+		err = r.wrap(ctx, "rename", to, err)
 		if errors.Is(err, fs.ErrNotExist) {
 			// The source is what is missing; say so.
-			err = r.wrap("rename", from, &notExistError{})
+			err = r.wrap(ctx, "rename", from, &notExistError{})
 		}
 		return err
 	}
 	_, err := r.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &r.bucket, Key: aws.String(r.key(from))})
-	return r.wrap("rename", from, err)
+	return r.wrap(ctx, "rename", from, err)
 }
 
 type notExistError struct{}
@@ -512,10 +539,10 @@ func (*notExistError) Unwrap() error { return fs.ErrNotExist }
 // complaint, so a HEAD comes first to honour the contract.
 func (r *Remote) Remove(ctx context.Context, name string) error {
 	if _, err := r.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &r.bucket, Key: aws.String(r.key(name))}); err != nil {
-		return r.wrap("remove", name, err)
+		return r.wrap(ctx, "remove", name, err)
 	}
 	_, err := r.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &r.bucket, Key: aws.String(r.key(name))})
-	return r.wrap("remove", name, err)
+	return r.wrap(ctx, "remove", name, err)
 }
 
 // RemoveAll deletes the files names with DeleteObjects, up to 1000 per
@@ -537,11 +564,11 @@ func (r *Remote) RemoveAll(ctx context.Context, names []string) error {
 			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
 		})
 		if err != nil {
-			return errors.Join(append(errs, r.wrap("remove", batch[0], err))...)
+			return errors.Join(append(errs, r.wrap(ctx, "remove", batch[0], err))...)
 		}
 		for _, e := range out.Errors {
 			name := strings.TrimPrefix(aws.ToString(e.Key), r.prefix)
-			errs = append(errs, r.wrap("remove", name, &codeError{code: aws.ToString(e.Code), msg: aws.ToString(e.Message)}))
+			errs = append(errs, r.wrap(ctx, "remove", name, &codeError{code: aws.ToString(e.Code), msg: aws.ToString(e.Message)}))
 		}
 	}
 	return errors.Join(errs...)
@@ -580,7 +607,7 @@ func (r *Remote) List(ctx context.Context, name string) ([]remote.FileInfo, erro
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, r.wrap("list", name, err)
+			return nil, r.wrap(ctx, "list", name, err)
 		}
 		for _, cp := range page.CommonPrefixes {
 			base := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), p), "/")

@@ -493,3 +493,74 @@ func TestURLs(t *testing.T) {
 		t.Errorf("no bucket: %v", err)
 	}
 }
+
+func TestStallIsTemporary(t *testing.T) {
+	hermetic(t)
+	noRetries(t)
+	release := make(chan struct{})
+	defer close(release)
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ string) {
+		switch r.URL.Path {
+		case "/b/headers":
+			<-release
+		case "/b/body":
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte("partial"))
+			w.(http.Flusher).Flush()
+			<-release
+		default:
+			w.WriteHeader(http.StatusTeapot)
+		}
+	})
+	opts := f.options(nil)
+	opts.Timeout = 300 * time.Millisecond
+	r, err := open(t, "s3://b/", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	start := time.Now()
+	if _, err := r.Open(context.Background(), "headers"); !errors.Is(err, remote.ErrTemporary) {
+		t.Errorf("stalled before headers: %v, want remote.ErrTemporary", err)
+	}
+	rc, err := r.Open(context.Background(), "body")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(rc)
+	rc.Close()
+	var pe *fs.PathError
+	if !errors.Is(err, remote.ErrTemporary) || !errors.As(err, &pe) || pe.Path != "body" {
+		t.Errorf("stalled in the body: %v, want remote.ErrTemporary about body", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("stalls took %v to detect with a 300ms timeout", d)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	hermetic(t)
+	release := make(chan struct{})
+	defer close(release)
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ string) {
+		if r.Method == http.MethodHead {
+			<-release
+		}
+		w.WriteHeader(http.StatusTeapot)
+	})
+	r, err := open(t, "s3://b/", f.options(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	if _, err := r.Stat(ctx, "x"); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled stat: %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -57,20 +58,7 @@ func buildPack(s *filesystem.Storage, hs []plumbing.Hash, dir string) (*builtPac
 	if err := bw.Flush(); err != nil {
 		return nil, err
 	}
-	if _, err := f.Seek(0, 0); err != nil {
-		return nil, err
-	}
-
-	// Index it by parsing it back, as git index-pack does.
-	w := new(idxfile.Writer)
-	p, err := packfile.NewParser(packfile.NewScanner(f), w)
-	if err != nil {
-		return nil, fmt.Errorf("index pack: %w", err)
-	}
-	if _, err := p.Parse(); err != nil {
-		return nil, fmt.Errorf("index pack: %w", err)
-	}
-	idx, err := w.Index()
+	idx, err := indexPack(s, f, sum)
 	if err != nil {
 		return nil, fmt.Errorf("index pack: %w", err)
 	}
@@ -111,4 +99,122 @@ func buildPack(s *filesystem.Storage, hs []plumbing.Hash, dir string) (*builtPac
 		*x.size = fi.Size()
 	}
 	return bp, nil
+}
+
+// indexPack reads back the pack in f, which holds objects of s, and builds
+// its index. go-git's packfile.Parser would do it, but it reads every object
+// whole into memory; here only deltas are rebuilt in memory (the encoder
+// made them in memory too), and whole objects are hashed as they stream by.
+func indexPack(s *filesystem.Storage, f *os.File, checksum plumbing.Hash) (*idxfile.MemoryIndex, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	sc := packfile.NewScanner(f)
+	_, count, err := sc.Header()
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		off     int64
+		crc     uint32
+		typ     plumbing.ObjectType // of the object, once resolved
+		delta   bool
+		baseOff int64
+		baseRef plumbing.Hash
+		hash    plumbing.Hash
+	}
+	entries := make([]*entry, 0, count)
+	byOff := map[int64]*entry{}
+	byHash := map[plumbing.Hash]*entry{}
+	for i := uint32(0); i < count; i++ {
+		oh, err := sc.NextObjectHeader()
+		if err != nil {
+			return nil, err
+		}
+		e := &entry{off: oh.Offset, typ: oh.Type, delta: oh.Type.IsDelta(),
+			baseOff: oh.OffsetReference, baseRef: oh.Reference}
+		w := io.Discard
+		var h plumbing.Hasher
+		if !e.delta {
+			h = plumbing.NewHasher(oh.Type, oh.Length)
+			w = h
+		}
+		_, crc, err := sc.NextObject(w)
+		if err != nil {
+			return nil, err
+		}
+		e.crc = crc
+		if !e.delta {
+			e.hash = h.Sum()
+			byHash[e.hash] = e
+		}
+		entries = append(entries, e)
+		byOff[e.off] = e
+	}
+
+	var resolve func(e *entry, depth int) error
+	resolve = func(e *entry, depth int) error {
+		if !e.delta {
+			return nil
+		}
+		if depth > 1000 {
+			return fmt.Errorf("delta chain too deep at offset %d", e.off)
+		}
+		base := byOff[e.baseOff]
+		if e.typ == plumbing.REFDeltaObject {
+			base = byHash[e.baseRef]
+		}
+		if base == nil {
+			return fmt.Errorf("delta at offset %d: base not in the pack", e.off)
+		}
+		if err := resolve(base, depth+1); err != nil {
+			return err
+		}
+		bo, err := s.EncodedObject(plumbing.AnyObject, base.hash)
+		if err != nil {
+			return err
+		}
+		baseData, err := readAll(bo)
+		if err != nil {
+			return err
+		}
+		if _, err := sc.SeekObjectHeader(e.off); err != nil {
+			return err
+		}
+		var delta bytes.Buffer
+		if _, _, err := sc.NextObject(&delta); err != nil {
+			return err
+		}
+		data, err := packfile.PatchDelta(baseData, delta.Bytes())
+		if err != nil {
+			return err
+		}
+		e.typ, e.delta = base.typ, false
+		e.hash = plumbing.ComputeHash(e.typ, data)
+		byHash[e.hash] = e
+		return nil
+	}
+	w := new(idxfile.Writer)
+	if err := w.OnHeader(count); err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if err := resolve(e, 0); err != nil {
+			return nil, err
+		}
+		w.Add(e.hash, uint64(e.off), e.crc)
+	}
+	if err := w.OnFooter(checksum); err != nil {
+		return nil, err
+	}
+	return w.Index()
+}
+
+func readAll(o plumbing.EncodedObject) ([]byte, error) {
+	rc, err := o.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }

@@ -455,3 +455,33 @@ func sortedLines(b []byte) []byte {
 	slices.Sort(lines)
 	return []byte(strings.Join(lines, "\n"))
 }
+
+// The pack is deltified, and its index is the one git index-pack makes.
+func TestPackDeltasAndIndex(t *testing.T) {
+	requireGit(t)
+	src := t.TempDir()
+	git(t, src, "init", "-q", "-b", "main")
+	var body strings.Builder
+	for i := 0; i < 2000; i++ {
+		body.WriteString("a line of text that repeats with a number " + strings.Repeat("x", i%7) + "\n")
+	}
+	for i := 0; i < 5; i++ {
+		commit(t, src, "doc.txt", body.String()+strings.Repeat("tail\n", i))
+	}
+	dst := t.TempDir()
+	res := publish(t, src, dst, Options{})
+	pack := filepath.Join(dst, "objects", "pack", res.Pack)
+	out := git(t, dst, "verify-pack", "-v", pack+".idx")
+	if !strings.Contains(out, "chain length = 1") {
+		t.Errorf("no deltas in the pack:\n%s", out)
+	}
+	cp := filepath.Join(t.TempDir(), "copy.pack")
+	if err := os.WriteFile(cp, readFileT(t, pack+".pack"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dst, "index-pack", cp)
+	if !bytes.Equal(readFileT(t, pack+".idx"), readFileT(t, strings.TrimSuffix(cp, ".pack")+".idx")) {
+		t.Error("index differs from the one git index-pack writes")
+	}
+	checkClone(t, src, dst)
+}

@@ -33,6 +33,10 @@ import (
 //     send a RST, and vsftpd answers "426 Failure reading network stream"
 //     (every time for 2 MiB here, curl included). Send close_notify,
 //     half-close TCP, drain to EOF, then close.
+//   - Debian 12's curl (so git-ftp) over TLS 1.3 to proftpd: the second data
+//     connection of one control connection does not resume, and proftpd
+//     refuses it ("client did not reuse TLS session"); over TLS 1.2 it works.
+//     Go's client resumes every time (its cache keeps the newest ticket).
 //   - vsftpd 3.0.3 has no switch for TLS versions, and its default
 //     ssl_ciphers (DES-CBC3-SHA) is refused by OpenSSL 3: the config sets
 //     ssl_ciphers, and TLS 1.2-only comes from an OPENSSL_CONF MaxProtocol.

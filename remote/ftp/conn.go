@@ -34,6 +34,8 @@ type ctlConn struct {
 	wbuf     []byte
 	lastCode int
 	lastMsg  string
+	greeting strings.Builder // every line of the first reply
+	greeted  bool
 }
 
 func newCtlConn(c, raw net.Conn, timeout time.Duration, log *slog.Logger, id int) *ctlConn {
@@ -99,10 +101,17 @@ func (c *ctlConn) saw(p []byte, in bool) {
 }
 
 func (c *ctlConn) reply(line string) {
+	final := false
 	if len(line) >= 4 && line[3] == ' ' {
 		if code, err := strconv.Atoi(line[:3]); err == nil {
 			c.lastCode, c.lastMsg = code, line[4:]
+			final = true
 		}
+	}
+	if !c.greeted && c.greeting.Len() < 4096 {
+		c.greeting.WriteString(line)
+		c.greeting.WriteByte('\n')
+		c.greeted = final
 	}
 	if c.debug {
 		c.log.Debug("< "+line, "conn", c.id)
@@ -128,6 +137,13 @@ func (c *ctlConn) last() (int, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lastCode, c.lastMsg
+}
+
+// banner returns the server's greeting.
+func (c *ctlConn) banner() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.greeting.String()
 }
 
 // abort unblocks any call in progress by closing the TCP connection.

@@ -93,6 +93,11 @@ func codeKind(cmd string, code int, msg string) error {
 				return fs.ErrNotExist
 			}
 		}
+		if code == codeBadName {
+			// "File name not allowed": pure-ftpd refuses names with a
+			// backslash or a control character (553 Prohibited file name).
+			return fs.ErrInvalid
+		}
 	}
 	return nil
 }

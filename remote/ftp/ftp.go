@@ -53,6 +53,10 @@ const (
 	Implicit             // ftps://: TLS from the first byte
 )
 
+// ErrTLSRefused is returned for ftpes:// when the server does not accept
+// AUTH TLS. The client then closes the connection without sending USER.
+var ErrTLSRefused = errors.New("server refused AUTH TLS")
+
 // Remote is a directory on an FTP server. It is safe for concurrent use; it
 // keeps up to Options.Jobs logged-in connections.
 type Remote struct {
@@ -67,7 +71,11 @@ type Remote struct {
 	root   string // absolute directory of the URL path, from PWD
 	rawDir string // the URL path, relative to the login directory unless it starts with "/"
 	ids    atomic.Int64
-	where  string // the URL without password, for errors about the connection
+	// ctlMangled is set for servers that replace control characters in
+	// names with '_' and still answer success (pure-ftpd): gftp refuses
+	// those names rather than deploy a file under another name.
+	ctlMangled atomic.Bool
+	where      string // the URL without password, for errors about the connection
 }
 
 var _ remote.Remote = (*Remote)(nil)
@@ -171,6 +179,20 @@ func (r *Remote) path(name string) string {
 	return r.root + "/" + name
 }
 
+// checkName refuses names the server would not store as given.
+func (r *Remote) checkName(op, name string) error {
+	if !r.ctlMangled.Load() {
+		return nil
+	}
+	for _, c := range []byte(name) {
+		if c < 0x20 || c == 0x7f {
+			return &fs.PathError{Op: op, Path: name, Err: &kindError{fs.ErrInvalid,
+				errors.New("the server (pure-ftpd) would store control characters in this name as '_'")}}
+		}
+	}
+	return nil
+}
+
 // session is one logged-in control connection and its current transfer.
 type session struct {
 	id       int64
@@ -212,6 +234,7 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	s := &session{id: id, r: r, ctx: ctx}
 	var conn net.Conn = raw
 	var prefix []byte
+	var banner string
 	switch r.mode {
 	case Implicit:
 		s.tlsCfg = r.tls.config()
@@ -220,7 +243,7 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 		}
 	case Explicit:
 		s.tlsCfg = r.tls.config()
-		if prefix, err = r.authTLS(raw, id); err != nil {
+		if prefix, banner, err = r.authTLS(raw, id); err != nil {
 			return nil, err
 		}
 		if conn, err = r.handshake(ctx, raw, s.tlsCfg, id); err != nil {
@@ -248,6 +271,12 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	}
 	if s.sc, err = ftp.Dial(r.addr, dialOpts...); err != nil {
 		return nil, s.replyErr(err)
+	}
+	if banner == "" {
+		banner = s.ctl.banner()
+	}
+	if strings.Contains(banner, "Pure-FTPd") && !r.ctlMangled.Swap(true) {
+		r.log.Info("pure-ftpd stores control characters in names as '_'; such names will be refused", "conn", id)
 	}
 	if err = s.sc.Login(r.user, r.pass); err != nil {
 		err = s.replyErr(err)
@@ -278,21 +307,23 @@ func (s *session) replyErr(err error) error {
 // greeting, to be replayed to jlaffaye/ftp once TLS is up. A refusal is an
 // error: ftpes:// never falls back to clear text, so USER and PASS are never
 // sent in clear.
-func (r *Remote) authTLS(raw net.Conn, id int64) ([]byte, error) {
+func (r *Remote) authTLS(raw net.Conn, id int64) ([]byte, string, error) {
 	pre := newCtlConn(raw, raw, r.opts.Timeout, r.log, int(id))
 	var greeting bytes.Buffer
 	tp := textproto.NewReader(bufio.NewReader(io.TeeReader(pre, &greeting)))
 	if _, _, err := tp.ReadResponse(ftp.StatusReady); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if _, err := pre.Write([]byte("AUTH TLS\r\n")); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	tp = textproto.NewReader(bufio.NewReader(pre))
 	if _, _, err := tp.ReadResponse(ftp.StatusAuthOK); err != nil {
-		return nil, fmt.Errorf("server refused AUTH TLS, and ftpes:// never falls back to clear text: %w", err)
+		// The reply is kept as text only: its code (often 530) must not
+		// pass for a verdict on the credentials, which were never sent.
+		return nil, "", fmt.Errorf("%w (ftpes:// never falls back to clear text): %v", ErrTLSRefused, err)
 	}
-	return greeting.Bytes(), nil
+	return greeting.Bytes(), pre.banner(), nil
 }
 
 // handshake runs the control connection's TLS handshake and logs the result.
@@ -308,6 +339,10 @@ func (r *Remote) handshake(ctx context.Context, raw net.Conn, cfg *tls.Config, i
 	cs := tc.ConnectionState()
 	r.log.Info("control connection TLS", "conn", id, "version", tls.VersionName(cs.Version),
 		"cipher", tls.CipherSuiteName(cs.CipherSuite), "server_name", cfg.ServerName)
+	if shift := keepResumable(cfg, cs); shift > 0 {
+		r.log.Info("server certificate has expired (accepted anyway); TLS session clock moved back so that data connections can resume",
+			"conn", id, "not_after", cs.PeerCertificates[0].NotAfter, "shift", shift.Round(time.Second))
+	}
 	return tc, nil
 }
 
@@ -409,6 +444,9 @@ func (r *Remote) with(ctx context.Context, fn func(s *session) error) error {
 // and MDTM describe a file, CWD tells a directory, and a LIST of the parent
 // is the last resort.
 func (r *Remote) Stat(ctx context.Context, name string) (remote.FileInfo, error) {
+	if err := r.checkName("stat", name); err != nil {
+		return remote.FileInfo{}, err
+	}
 	var fi remote.FileInfo
 	err := r.with(ctx, func(s *session) error {
 		var err error
@@ -480,6 +518,9 @@ func (s *session) stat(name string) (remote.FileInfo, error) {
 
 // Open implements remote.Remote.
 func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if err := r.checkName("open", name); err != nil {
+		return nil, err
+	}
 	s, err := r.pool.get(ctx)
 	if err != nil {
 		return nil, pathErr("open", name, classify("USER", err))
@@ -566,6 +607,9 @@ func (s *srcReader) Read(p []byte) (int, error) {
 
 // Put implements remote.Remote.
 func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64) error {
+	if err := r.checkName("put", name); err != nil {
+		return err
+	}
 	err := r.with(ctx, func(s *session) error {
 		sr := &srcReader{ctx: ctx, r: src}
 		err := s.sc.Stor(r.path(name), sr)
@@ -589,6 +633,12 @@ func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64
 // Rename implements remote.Remote. Where the server refuses to rename over
 // an existing file, the target is removed first.
 func (r *Remote) Rename(ctx context.Context, from, to string) error {
+	if err := r.checkName("rename", from); err != nil {
+		return err
+	}
+	if err := r.checkName("rename", to); err != nil {
+		return err
+	}
 	err := r.with(ctx, func(s *session) error {
 		pf, pt := r.path(from), r.path(to)
 		err := s.sc.Rename(pf, pt)
@@ -616,6 +666,9 @@ func (r *Remote) Rename(ctx context.Context, from, to string) error {
 
 // Remove implements remote.Remote.
 func (r *Remote) Remove(ctx context.Context, name string) error {
+	if err := r.checkName("remove", name); err != nil {
+		return err
+	}
 	err := r.with(ctx, func(s *session) error {
 		return classify("DELE", s.sc.Delete(r.path(name)))
 	})
@@ -625,6 +678,9 @@ func (r *Remote) Remove(ctx context.Context, name string) error {
 // Mkdir implements remote.Remote. Servers answer 550 both for an existing
 // directory and for a missing parent, so a failure is examined with Stat.
 func (r *Remote) Mkdir(ctx context.Context, name string) error {
+	if err := r.checkName("mkdir", name); err != nil {
+		return err
+	}
 	err := r.with(ctx, func(s *session) error {
 		err := s.sc.MakeDir(r.path(name))
 		if err == nil {
@@ -649,6 +705,9 @@ func (r *Remote) Mkdir(ctx context.Context, name string) error {
 
 // Rmdir implements remote.Remote.
 func (r *Remote) Rmdir(ctx context.Context, name string) error {
+	if err := r.checkName("rmdir", name); err != nil {
+		return err
+	}
 	err := r.with(ctx, func(s *session) error {
 		err := s.sc.RemoveDir(r.path(name))
 		if err == nil {
@@ -670,6 +729,9 @@ func (r *Remote) Rmdir(ctx context.Context, name string) error {
 // '[') and take a leading '-' for options; MLSD (RFC 3659) when the server
 // has it, else LIST -a, for the dot files.
 func (r *Remote) List(ctx context.Context, name string) ([]remote.FileInfo, error) {
+	if err := r.checkName("list", name); err != nil {
+		return nil, err
+	}
 	var out []remote.FileInfo
 	err := r.with(ctx, func(s *session) error {
 		var err error

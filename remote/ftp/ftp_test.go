@@ -169,8 +169,8 @@ func TestExplicitTLSRefused(t *testing.T) {
 	if err == nil {
 		t.Fatal("ftpes:// against a server without TLS succeeded")
 	}
-	if !strings.Contains(err.Error(), "AUTH TLS") {
-		t.Errorf("error does not say AUTH TLS was refused: %v", err)
+	if !errors.Is(err, ftp.ErrTLSRefused) || errors.Is(err, remote.ErrAuth) {
+		t.Errorf("got %v, want ftp.ErrTLSRefused and not remote.ErrAuth", err)
 	}
 	if strings.Contains(logs.String(), "USER") {
 		t.Errorf("USER was sent after AUTH TLS was refused:\n%s", logs.String())
@@ -260,6 +260,36 @@ func TestHostnameMismatch(t *testing.T) {
 	_, err = open(t, srv.URL(), remote.Options{User: "u", Password: "p", PinSHA256: []string{strings.Repeat("00", 32)}})
 	if !errors.As(err, &he) {
 		t.Fatalf("wrong pin: got %v, want x509.HostnameError", err)
+	}
+}
+
+// TestExpiredInsecureResumes checks that an expired certificate accepted
+// with --insecure still lets data connections resume the TLS session, which
+// crypto/tls would otherwise refuse (and vsftpd then answers 522).
+func TestExpiredInsecureResumes(t *testing.T) {
+	key, der := selfSignedAt(t, "localhost", time.Now().Add(-72*time.Hour), time.Now().Add(-24*time.Hour))
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	srv := start(t, ftptest.Config{User: "u", Password: "p", TLS: ftptest.RequireTLS, Certificate: &cert})
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	writePEM(t, ca, der)
+	_, err := open(t, srv.URL(), remote.Options{User: "u", Password: "p", CACert: ca})
+	var ci x509.CertificateInvalidError
+	if !errors.As(err, &ci) || ci.Reason != x509.Expired {
+		t.Fatalf("got %v, want an expired x509.CertificateInvalidError", err)
+	}
+	var logs logBuf
+	r, err := open(t, srv.URL(), remote.Options{User: "u", Password: "p", Insecure: true, Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i := 0; i < 2; i++ {
+		if err := r.Put(context.Background(), "f", strings.NewReader("x"), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := logs.String(); !strings.Contains(out, "resumed=true") || strings.Contains(out, "resumed=false") {
+		t.Fatalf("data connections did not resume:\n%s", out)
 	}
 }
 
@@ -414,6 +444,10 @@ func TestRedactURL(t *testing.T) {
 }
 
 func selfSigned(t *testing.T, name string) (*ecdsa.PrivateKey, []byte) {
+	return selfSignedAt(t, name, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+}
+
+func selfSignedAt(t *testing.T, name string, notBefore, notAfter time.Time) (*ecdsa.PrivateKey, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -423,8 +457,8 @@ func selfSigned(t *testing.T, name string) (*ecdsa.PrivateKey, []byte) {
 		SerialNumber:          big.NewInt(7),
 		Subject:               pkix.Name{CommonName: name},
 		DNSNames:              []string{name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/gftp/gftp/remote"
 )
@@ -107,4 +108,28 @@ func (p *tlsPolicy) verify(cs tls.ConnectionState) error {
 		return verr
 	}
 	return nil
+}
+
+// keepResumable lets data connections resume the control session when the
+// server's certificate has expired and was accepted anyway (--insecure or a
+// pin). crypto/tls refuses to resume a session whose certificate has expired,
+// whatever InsecureSkipVerify says, and then vsftpd (require_ssl_reuse, its
+// default) answers 522 and proftpd 425 to every transfer. Config.Time is used
+// only for session bookkeeping here, since verify reads the real clock, so
+// this connection's TLS clock is moved back to just before the expiry.
+func keepResumable(cfg *tls.Config, cs tls.ConnectionState) (shift time.Duration) {
+	if len(cs.PeerCertificates) == 0 {
+		return 0
+	}
+	notAfter := cs.PeerCertificates[0].NotAfter
+	now := time.Now()
+	if !now.After(notAfter) {
+		return 0
+	}
+	shift = now.Sub(notAfter) + time.Hour
+	if d := cs.PeerCertificates[0].NotAfter.Sub(cs.PeerCertificates[0].NotBefore); d < 2*time.Hour {
+		shift = now.Sub(notAfter) + d/2
+	}
+	cfg.Time = func() time.Time { return time.Now().Add(-shift) }
+	return shift
 }

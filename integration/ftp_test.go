@@ -1,0 +1,316 @@
+package integration_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gftp/gftp/integration/servers"
+	"github.com/gftp/gftp/remote"
+	"github.com/gftp/gftp/remote/ftp"
+	"github.com/gftp/gftp/remote/remotetest"
+)
+
+// ftpLog collects a Remote's log for assertions.
+type ftpLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *ftpLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *ftpLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *ftpLog) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func ftpOptions(srv *servers.Server, log *slog.Logger) remote.Options {
+	return remote.Options{
+		User:     srv.User,
+		Password: srv.Password,
+		CACert:   srv.CACert,
+		Jobs:     4,
+		Timeout:  20 * time.Second,
+		Logger:   log,
+	}
+}
+
+func openFTP(t *testing.T, rawURL string, opts remote.Options) (remote.Remote, error) {
+	t.Helper()
+	u, err := remote.ParseURL(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return remote.Open(ctx, u, opts)
+}
+
+// mkdirOwned makes a directory in the server's root that the FTP account
+// can write.
+func mkdirOwned(t *testing.T, srv *servers.Server, name string) string {
+	t.Helper()
+	dir := filepath.Join(srv.Root, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(srv.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		t.Fatalf("no owner for %s", srv.Root)
+	}
+	if err := os.Chown(dir, int(st.Uid), int(st.Gid)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestFTPConformance(t *testing.T) {
+	for _, kind := range servers.FTPKinds() {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := servers.Start(t, kind)
+			var n int
+			var dir string
+			var logs *ftpLog
+			remotetest.Run(t, remotetest.Config{
+				New: func(t *testing.T) remote.Remote {
+					if kind == servers.PureFTPdTLS && strings.HasSuffix(t.Name(), "/HardNames") {
+						t.Skip("pure-ftpd refuses names with a backslash (553 Prohibited file name) and turns a tab into '_'; TestFTPPureFTPdNames covers the rest")
+					}
+					n++
+					name := fmt.Sprintf("run%d", n)
+					dir = mkdirOwned(t, srv, name)
+					logs = &ftpLog{}
+					r, err := openFTP(t, srv.URL+name, ftpOptions(srv, logs.logger()))
+					if err != nil {
+						t.Fatalf("open %s: %v", srv.URL+name, err)
+					}
+					t.Cleanup(func() {
+						if t.Failed() {
+							t.Logf("client log:\n%s", tail(logs.String(), 6000))
+						}
+					})
+					return r
+				},
+				ReadBacking: func(t *testing.T, name string) ([]byte, error) {
+					return os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+				},
+			})
+		})
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// TestFTPSessionReuse uploads to the servers that insist that the data
+// connection resumes the control connection's TLS session (vsftpd
+// require_ssl_reuse=YES, proftpd's default) and checks the log says so.
+func TestFTPSessionReuse(t *testing.T) {
+	for _, kind := range []servers.Kind{servers.VsftpdFTPES12, servers.VsftpdFTPES13, servers.VsftpdImplicit, servers.PureFTPdTLS, servers.ProFTPdTLS} {
+		// pure-ftpd neither requires nor offers resumption: its data
+		// connections do full handshakes.
+		mustResume := kind != servers.PureFTPdTLS
+		t.Run(string(kind), func(t *testing.T) {
+			srv := servers.Start(t, kind)
+			var logs ftpLog
+			r, err := openFTP(t, srv.URL, ftpOptions(srv, logs.logger()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			data := remotetest.Content(1, 3<<20)
+			ctx := context.Background()
+			if err := r.Put(ctx, "big", bytes.NewReader(data), int64(len(data))); err != nil {
+				t.Fatalf("put: %v\n%s", err, tail(logs.String(), 4000))
+			}
+			if _, err := r.List(ctx, ""); err != nil {
+				t.Fatalf("list: %v", err)
+			}
+			out := logs.String()
+			if !strings.Contains(out, `msg="data connection TLS"`) {
+				t.Fatalf("no data connection TLS in the log:\n%s", tail(out, 4000))
+			}
+			if mustResume && (!strings.Contains(out, "resumed=true") || strings.Contains(out, "resumed=false")) {
+				t.Errorf("a data connection did not resume:\n%s", tail(out, 4000))
+			}
+			want := "TLS 1.3"
+			if kind == servers.VsftpdFTPES12 {
+				want = "TLS 1.2"
+			}
+			if !strings.Contains(out, `version="`+want+`"`) {
+				t.Errorf("log does not show %s:\n%s", want, tail(out, 4000))
+			}
+		})
+	}
+}
+
+// TestFTPExplicitTLSRefused asks a clear-text-only vsftpd for ftpes://: the
+// client must give up after AUTH TLS is refused, before USER.
+func TestFTPExplicitTLSRefused(t *testing.T) {
+	srv := servers.Start(t, servers.VsftpdPlain)
+	var logs ftpLog
+	u := strings.Replace(srv.URL, "ftp://", "ftpes://", 1)
+	_, err := openFTP(t, u, ftpOptions(srv, logs.logger()))
+	if err == nil {
+		t.Fatal("ftpes:// against a server without TLS succeeded")
+	}
+	if !errors.Is(err, ftp.ErrTLSRefused) || errors.Is(err, remote.ErrAuth) {
+		t.Errorf("got %v, want ftp.ErrTLSRefused and not remote.ErrAuth", err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "> AUTH TLS") {
+		t.Errorf("AUTH TLS not in the dialogue:\n%s", out)
+	}
+	if strings.Contains(out, "> USER") || strings.Contains(out, "> PASS") {
+		t.Errorf("credentials sent after AUTH TLS was refused:\n%s", out)
+	}
+	t.Logf("error: %v", err)
+}
+
+func TestFTPWrongPassword(t *testing.T) {
+	for _, kind := range []servers.Kind{servers.VsftpdPlain, servers.VsftpdFTPES13, servers.PureFTPdTLS, servers.ProFTPdTLS} {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := servers.Start(t, kind)
+			opts := ftpOptions(srv, nil)
+			opts.Password = "wrong"
+			_, err := openFTP(t, srv.URL, opts)
+			if !errors.Is(err, remote.ErrAuth) {
+				t.Fatalf("got %v, want remote.ErrAuth", err)
+			}
+		})
+	}
+}
+
+// TestFTPCertificates checks that bad certificates fail with the x509
+// reason, and that --insecure and a pin get through.
+func TestFTPCertificates(t *testing.T) {
+	cases := []struct {
+		cert  servers.CertKind
+		check func(error) bool
+		what  string
+	}{
+		{servers.CertSelfSigned, func(err error) bool { var e x509.UnknownAuthorityError; return errors.As(err, &e) }, "x509.UnknownAuthorityError"},
+		{servers.CertExpired, func(err error) bool {
+			var e x509.CertificateInvalidError
+			return errors.As(err, &e) && e.Reason == x509.Expired
+		}, "x509.CertificateInvalidError (expired)"},
+		{servers.CertWrongHost, func(err error) bool { var e x509.HostnameError; return errors.As(err, &e) }, "x509.HostnameError"},
+	}
+	for _, kind := range []servers.Kind{servers.VsftpdFTPES13, servers.VsftpdImplicit, servers.ProFTPdTLS} {
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s/%s", kind, c.what), func(t *testing.T) {
+				srv := servers.Start(t, kind, servers.WithCert(c.cert))
+				var logs ftpLog
+				opts := ftpOptions(srv, logs.logger())
+				_, err := openFTP(t, srv.URL, opts)
+				var cve *tls.CertificateVerificationError
+				if !c.check(err) || !errors.As(err, &cve) {
+					t.Fatalf("got %v, want %s", err, c.what)
+				}
+				if strings.Contains(logs.String(), "> USER") {
+					t.Errorf("USER sent despite the bad certificate")
+				}
+				opts.Insecure = true
+				r, err := openFTP(t, srv.URL, opts)
+				if err != nil {
+					t.Fatalf("--insecure: %v", err)
+				}
+				defer r.Close()
+				if err := r.Put(context.Background(), "f", strings.NewReader("x"), 1); err != nil {
+					t.Fatalf("--insecure put: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// TestFTPPureFTPdNames is HardNames for pure-ftpd, which refuses names with
+// a backslash (553), and stores control characters as '_' while reporting
+// success. gftp refuses both with fs.ErrInvalid; the rest round-trip.
+func TestFTPPureFTPdNames(t *testing.T) {
+	srv := servers.Start(t, servers.PureFTPdTLS)
+	r, err := openFTP(t, srv.URL, ftpOptions(srv, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	if err := r.Mkdir(ctx, "dir with #?%"); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(n string) bool { return strings.ContainsAny(n, "\\\t") }
+	for i, n := range remotetest.HardNames {
+		for _, name := range []string{n, remote.Join("dir with #?%", n)} {
+			data := remotetest.Content(int64(i), 100+i)
+			err := r.Put(ctx, name, bytes.NewReader(data), int64(len(data)))
+			if refused(n) {
+				if !errors.Is(err, fs.ErrInvalid) {
+					t.Errorf("put %q: got %v, want fs.ErrInvalid", name, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("put %q: %v", name, err)
+			}
+			got, err := os.ReadFile(filepath.Join(srv.Root, filepath.FromSlash(name)))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("server copy of %q: %v", name, err)
+			}
+			rc, err := r.Open(ctx, name)
+			if err != nil {
+				t.Fatalf("open %q: %v", name, err)
+			}
+			got, err = io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("read %q: %v", name, err)
+			}
+			if fi, err := r.Stat(ctx, name); err != nil || fi.Size != int64(len(data)) {
+				t.Fatalf("stat %q: %+v %v", name, fi, err)
+			}
+		}
+	}
+	list, err := r.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, fi := range list {
+		seen[fi.Name] = true
+	}
+	for _, n := range remotetest.HardNames {
+		if !refused(n) && !seen[n] {
+			t.Errorf("list lacks %q", n)
+		}
+	}
+}

@@ -179,6 +179,9 @@ func describe(err error) (cause, hint string) {
 		return "TLS certificate verification failed: " + tlsReason(err),
 			"trust the server's CA with --cacert FILE, or accept this certificate with --insecure (not recommended); 'gftp diag URL' shows the chain"
 	case errors.Is(err, remote.ErrAuth):
+		if !strings.Contains(strings.ToLower(cause), "authentication failed") {
+			cause = "authentication failed: " + cause
+		}
 		return cause, "check the user and password (--user, --password-command, GFTP_PASSWORD, git config git-ftp.password, ~/.netrc)"
 	case errors.Is(err, remote.ErrStorageFull):
 		return cause, "the server is out of space or over quota; free space on it and push again"

@@ -1,0 +1,220 @@
+package integration_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gftp/gftp/integration/servers"
+	"github.com/gftp/gftp/internal/gittest"
+)
+
+func readMarker(t *testing.T, srv *servers.Server) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(srv.Root, ".git-ftp.log"))
+	if err != nil {
+		t.Fatalf("read marker: %v", err)
+	}
+	return string(b)
+}
+
+func expectFailure(t *testing.T, r result, code int, stderrWants ...string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("exit code %d, want %d\nstderr: %s", r.code, code, r.stderr)
+	}
+	for _, w := range stderrWants {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+		}
+	}
+	if !strings.Contains(r.stderr, "gftp: hint: ") {
+		t.Errorf("stderr has no hint:\n%s", r.stderr)
+	}
+	if n := strings.Count(r.stderr, "gftp: error: "); n != 1 {
+		t.Errorf("want exactly one error line, got %d:\n%s", n, r.stderr)
+	}
+}
+
+// TestPushRefusedMidBatch: pure-ftpd refuses one file of a batch by policy.
+// The deploy must fail with exit 4, name the file and the server's reason,
+// leave the marker, and complete once the file is gone.
+func TestPushRefusedMidBatch(t *testing.T) {
+	srv := servers.Start(t, servers.PureFTPdTLS)
+	g := gittest.New(t)
+	g.Write("index.html", []byte("one"))
+	c1 := g.Commit("one")
+	mustGftp(t, srv, g.Dir, "init", srv.URL)
+
+	g.Write("a.txt", []byte("a"))
+	g.Write(`back\slash.txt`, []byte("refused"))
+	g.Write("z.txt", []byte("z"))
+	g.Remove("index.html")
+	g.Commit("two")
+	r := gftp(t, srv, g.Dir, "push", srv.URL)
+	expectFailure(t, r, 4, `failed upload back\slash.txt`, "Prohibited file name", "the marker was not moved")
+	if !strings.Contains(r.stdout, "FAILED") {
+		t.Errorf("stdout summary does not say FAILED: %q", r.stdout)
+	}
+	if got := readMarker(t, srv); got != c1+"\n" {
+		t.Fatalf("marker moved to %q after a failed file", got)
+	}
+	if _, err := os.Stat(filepath.Join(srv.Root, "index.html")); err != nil {
+		t.Errorf("a delete ran although an upload had failed: %v", err)
+	}
+
+	g.Remove(`back\slash.txt`)
+	c3 := g.Commit("three")
+	mustGftp(t, srv, g.Dir, "push", srv.URL)
+	checkServed(t, srv, g, c3)
+}
+
+// TestPushObstructed: on every FTP server and sshd, a file whose place on
+// the server is taken by a directory the server cannot replace fails the
+// deploy with exit 4 and an unmoved marker.
+func TestPushObstructed(t *testing.T) {
+	targets := pushTargets()[1:] // not local: the CLI scripts cover it
+	for _, tc := range targets {
+		if tc.noDirs {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			srv := tc.start(t)
+			g := gittest.New(t)
+			g.Write("index.html", []byte("one"))
+			c1 := g.Commit("one")
+			mustGftp(t, srv, g.Dir, "init", srv.URL)
+			for _, n := range []string{"b.txt", "c.txt", "d.txt"} {
+				g.Write(n, []byte(n))
+			}
+			g.Commit("two")
+			// Made by root: no server user can remove or replace it.
+			if err := os.MkdirAll(filepath.Join(srv.Root, "c.txt", "blocker"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			r := gftp(t, srv, g.Dir, "push", srv.URL)
+			expectFailure(t, r, 4, "failed upload c.txt", "the marker was not moved")
+			if got := readMarker(t, srv); got != c1+"\n" {
+				t.Fatalf("marker moved to %q after a failed file", got)
+			}
+			if err := os.RemoveAll(filepath.Join(srv.Root, "c.txt")); err != nil {
+				t.Fatal(err)
+			}
+			r = mustGftp(t, srv, g.Dir, "push", srv.URL)
+			if !strings.Contains(r.stdout, "3 uploaded") {
+				t.Errorf("the re-run should send the same three files: %q", r.stdout)
+			}
+			checkServed(t, srv, g, g.Git("rev-parse", "HEAD"))
+		})
+	}
+}
+
+// TestWrongPassword: exit 6, a hint about credentials, the marker unmoved,
+// and the password never printed, even at -vv.
+func TestWrongPassword(t *testing.T) {
+	for _, k := range servers.FTPKinds() {
+		t.Run(string(k), func(t *testing.T) {
+			srv := servers.Start(t, k)
+			g := gittest.New(t)
+			g.Write("index.html", []byte("one"))
+			c1 := g.Commit("one")
+			mustGftp(t, srv, g.Dir, "init", srv.URL)
+			g.Write("index.html", []byte("two"))
+			g.Commit("two")
+
+			bad := *srv
+			bad.Password = "Wrong-Passw0rd-xyzzy"
+			r := gftp(t, &bad, g.Dir, "push", "-vv", srv.URL)
+			expectFailure(t, r, 6, "authentication failed", "check the user and password")
+			if strings.Contains(r.stderr+r.stdout, bad.Password) {
+				t.Errorf("the password appears in the output:\n%s", r.stderr)
+			}
+			if !strings.Contains(r.stderr, "PASS ****") {
+				t.Errorf("-vv should show the login dialogue with PASS masked:\n%s", r.stderr)
+			}
+			if got := readMarker(t, srv); got != c1+"\n" {
+				t.Fatalf("marker moved to %q", got)
+			}
+		})
+	}
+}
+
+// TestUntrustedCertificate: each reason a certificate is not trusted gets
+// its own words, exit 6 and a hint; --insecure goes ahead with a warning.
+func TestUntrustedCertificate(t *testing.T) {
+	cases := []struct {
+		name string
+		cert servers.CertKind
+		want string
+	}{
+		{"self-signed", servers.CertSelfSigned, "self-signed"},
+		{"expired", servers.CertExpired, "expired"},
+		{"wrong-host", servers.CertWrongHost, "wrong host name"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := servers.Start(t, servers.VsftpdFTPES13, servers.WithCert(tc.cert))
+			g := gittest.New(t)
+			g.Write("index.html", []byte("one"))
+			c1 := g.Commit("one")
+			r := gftp(t, srv, g.Dir, "init", srv.URL)
+			expectFailure(t, r, 6, "TLS certificate verification failed", tc.want, "--cacert", "--insecure")
+			if _, err := os.Stat(filepath.Join(srv.Root, "index.html")); !os.IsNotExist(err) {
+				t.Fatalf("a file was uploaded to an untrusted server")
+			}
+			r = mustGftp(t, srv, g.Dir, "init", "--insecure", srv.URL)
+			if !strings.Contains(r.stderr, "warning: --insecure") {
+				t.Errorf("--insecure must warn:\n%s", r.stderr)
+			}
+			checkServed(t, srv, g, c1)
+		})
+	}
+}
+
+// TestFTPESNeverFallsBack: ftpes:// to a server without TLS fails before
+// any credential is sent.
+func TestFTPESNeverFallsBack(t *testing.T) {
+	srv := servers.Start(t, servers.VsftpdPlain)
+	g := gittest.New(t)
+	g.Write("index.html", []byte("one"))
+	g.Commit("one")
+	url := strings.Replace(srv.URL, "ftp://", "ftpes://", 1)
+	r := gftp(t, srv, g.Dir, "init", "-vv", url)
+	if r.code != 6 {
+		t.Fatalf("exit %d, want 6\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "> USER") || strings.Contains(r.stderr, "> PASS") {
+		t.Errorf("credentials were sent in clear text:\n%s", r.stderr)
+	}
+	if !strings.Contains(strings.ToLower(r.stderr), "tls") {
+		t.Errorf("the error should say TLS was refused:\n%s", r.stderr)
+	}
+}
+
+// TestRealServerGitErrors: an unknown deployed SHA and a dirty tree, against
+// a real server, leave the marker alone.
+func TestRealServerGitErrors(t *testing.T) {
+	srv := servers.Start(t, servers.VsftpdFTPES12)
+	g := gittest.New(t)
+	g.Write("index.html", []byte("one"))
+	g.Commit("one")
+	mustGftp(t, srv, g.Dir, "init", srv.URL)
+
+	g.Write("index.html", []byte("dirty"))
+	r := gftp(t, srv, g.Dir, "push", srv.URL)
+	expectFailure(t, r, 8, "uncommitted changes to tracked files: index.html", "--allow-dirty")
+	g.Git("checkout", "-q", "index.html")
+
+	unknown := "0123456789abcdef0123456789abcdef01234567\n"
+	if err := os.WriteFile(filepath.Join(srv.Root, ".git-ftp.log"), []byte(unknown), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.Write("index.html", []byte("two"))
+	g.Commit("two")
+	r = gftp(t, srv, g.Dir, "push", srv.URL)
+	expectFailure(t, r, 8, "is not in the local repository", "--force", "catchup")
+	if got := readMarker(t, srv); got != unknown {
+		t.Fatalf("marker moved to %q", got)
+	}
+}

@@ -406,7 +406,9 @@ func startAgent(t testing.TB, dir, key string) string {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := os.Stat(sock); err == nil {
+		// The socket file appears at bind(2), before listen(2): dial it.
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
 			break
 		}
 		select {
@@ -415,7 +417,7 @@ func startAgent(t testing.TB, dir, key string) string {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("servers: ssh-agent made no socket at %s", sock)
+			t.Fatalf("servers: ssh-agent does not listen on %s", sock)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

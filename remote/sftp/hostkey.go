@@ -188,6 +188,13 @@ func (hk *hostKeys) callback(hostname string, remoteAddr net.Addr, key ssh.Publi
 	return herr
 }
 
+// lastKey returns the key the server presented last.
+func (hk *hostKeys) lastKey() ssh.PublicKey {
+	hk.mu.Lock()
+	defer hk.mu.Unlock()
+	return hk.seen
+}
+
 // refused returns the error the last callback refused with, if any.
 func (hk *hostKeys) refused() *HostKeyError {
 	hk.mu.Lock()

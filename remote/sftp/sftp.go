@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/user"
 	"path"
 	"sort"
 	"strings"
@@ -97,10 +98,9 @@ func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) 
 		}
 	}
 	if r.user == "" {
-		if cur := os.Getenv("USER"); cur != "" {
-			r.user = cur
-		} else {
-			r.user = "root"
+		// As ssh(1) does: the local user name.
+		if cur, err := user.Current(); err == nil {
+			r.user = cur.Username
 		}
 	}
 	hk, err := newHostKeys(opts.KnownHosts, opts.AcceptNewHostKey, opts.Insecure)
@@ -246,7 +246,7 @@ func (r *Remote) dial(ctx context.Context) (*link, error) {
 		attrs = append(attrs, "kex", a.KeyExchange, "hostkey", a.HostKey,
 			"cipher", a.Write.Cipher, "mac", a.Write.MAC)
 	}
-	if k := r.hk.seen; k != nil {
+	if k := r.hk.lastKey(); k != nil {
 		attrs = append(attrs, "fingerprint", ssh.FingerprintSHA256(k))
 	}
 	r.log.Debug("ssh handshake", attrs...)

@@ -676,3 +676,94 @@ func TestPutCancelled(t *testing.T) {
 		t.Fatal("Put did not return after cancel")
 	}
 }
+
+// relay forwards TCP connections to target, delaying every byte by delay in
+// each direction without limiting bandwidth: a long, fat pipe.
+func relay(t *testing.T, target string, delay time.Duration) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	pipe := func(dst, src net.Conn) {
+		type chunk struct {
+			at   time.Time
+			data []byte
+		}
+		ch := make(chan chunk, 1<<14)
+		go func() {
+			defer close(ch)
+			for {
+				b := make([]byte, 64<<10)
+				n, err := src.Read(b)
+				if n > 0 {
+					ch <- chunk{time.Now().Add(delay), b[:n]}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		for c := range ch {
+			time.Sleep(time.Until(c.at))
+			if _, err := dst.Write(c.data); err != nil {
+				break
+			}
+		}
+		dst.Close()
+		src.Close()
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go pipe(s, c)
+			go pipe(c, s)
+		}
+	}()
+	return l.Addr().String()
+}
+
+// TestPutIsConcurrent uploads 4 MiB over a 20 ms round trip. One 32 KiB write
+// per round trip (what pkg/sftp does when the reader hides its size) needs
+// 128 of them, over 2.5 s; with writes in flight together it takes a few.
+// The source is a bare io.Reader, so only Put's own wrapping can tell
+// pkg/sftp the size.
+func TestPutIsConcurrent(t *testing.T) {
+	isolate(t)
+	srv := startServer(t, &server{})
+	addr := relay(t, srv.addr, 10*time.Millisecond)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(kh, []byte(knownLine(addr, srv.hostKeys[0].PublicKey())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := remote.ParseURL("sftp://" + testUser + "@" + addr + srv.home)
+	r, err := remote.Open(context.Background(), u, remote.Options{Password: testPassword, KnownHosts: kh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	data := remotetest.Content(3, 4<<20)
+	for _, size := range []int64{int64(len(data)), -1} {
+		start := time.Now()
+		if err := r.Put(context.Background(), "f", struct{ io.Reader }{bytes.NewReader(data)}, size); err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		t.Logf("size %d: 4 MiB in %v at 20 ms RTT", size, took)
+		if took > 1500*time.Millisecond {
+			t.Errorf("size %d: 4 MiB took %v at 20 ms RTT: writes are not concurrent", size, took)
+		}
+		if b, err := os.ReadFile(filepath.Join(srv.home, "f")); err != nil || !bytes.Equal(b, data) {
+			t.Fatalf("content differs (%v)", err)
+		}
+	}
+}

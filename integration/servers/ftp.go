@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -233,7 +234,34 @@ func Start(t testing.TB, kind Kind, opts ...Option) *Server {
 		t.Fatalf("servers: unknown FTP kind %q", kind)
 	}
 	r.start()
+	logs.Lock()
+	logs.m[s] = r
+	logs.Unlock()
+	t.Cleanup(func() {
+		logs.Lock()
+		delete(logs.m, s)
+		logs.Unlock()
+	})
 	return s
+}
+
+var logs = struct {
+	sync.Mutex
+	m map[*Server]*run
+}{m: map[*Server]*run{}}
+
+// Logs returns what a server that Start started has logged so far (the last
+// 64 KiB of each log file, headed by its name), for tests that check what
+// the server saw: vsftpd logs the FTP dialogue and TLS details, proftpd its
+// TLSLog, pure-ftpd only its transfers. It is "" for other servers.
+func Logs(s *Server) string {
+	logs.Lock()
+	r := logs.m[s]
+	logs.Unlock()
+	if r == nil {
+		return ""
+	}
+	return r.logTail(64 << 10)
 }
 
 // run is one server being set up.

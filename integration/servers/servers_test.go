@@ -149,6 +149,10 @@ func TestFTP(t *testing.T) {
 				}
 			}
 			f.expect(221, "QUIT")
+			// vsftpd (debug_ssl) and proftpd (TLSLog) log the TLS version.
+			if kind.TLS() && kind != PureFTPdTLS && !strings.Contains(Logs(s), "TLSv1.") {
+				t.Errorf("Logs(s) does not show the TLS version:\n%s", Logs(s))
+			}
 		})
 	}
 }

@@ -49,6 +49,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -366,7 +367,7 @@ func (r *Remote) probe(ctx context.Context) error {
 		Bucket:  &r.bucket,
 		Prefix:  aws.String(r.prefix),
 		MaxKeys: aws.Int32(1),
-	})
+	}, func(o *s3.Options) { o.Retryer = openRetryer{o.Retryer} })
 	if err == nil {
 		return nil
 	}
@@ -376,6 +377,21 @@ func (r *Remote) probe(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// openRetryer does not retry what is almost surely a wrong endpoint (no
+// such host, connection refused, not TLS), so that a typo in a URL is
+// reported at once rather than after seconds of backoff.
+type openRetryer struct{ aws.Retryer }
+
+func (o openRetryer) IsErrorRetryable(err error) bool {
+	var dns *net.DNSError
+	var rh tls.RecordHeaderError
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns) && dns.IsNotFound || errors.As(err, &rh) ||
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return false
+	}
+	return o.Retryer.IsErrorRetryable(err)
 }
 
 func (r *Remote) key(name string) string { return r.prefix + name }

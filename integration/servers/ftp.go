@@ -114,6 +114,20 @@ const (
 	CertWrongHost
 )
 
+func (c CertKind) String() string {
+	switch c {
+	case CertValid:
+		return "valid"
+	case CertSelfSigned:
+		return "self-signed"
+	case CertExpired:
+		return "expired"
+	case CertWrongHost:
+		return "wrong-host"
+	}
+	return "CertKind(" + strconv.Itoa(int(c)) + ")"
+}
+
 // Option changes how Start configures a server.
 type Option func(*config)
 

@@ -180,7 +180,7 @@ func TestCertificates(t *testing.T) {
 	}
 	for _, kind := range []Kind{VsftpdFTPES12, VsftpdImplicit, PureFTPdTLS, ProFTPdTLS} {
 		for _, c := range cases {
-			t.Run(fmt.Sprintf("%s/%d", kind, c.cert), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%s", kind, c.cert), func(t *testing.T) {
 				t.Parallel()
 				ca := NewCA(t)
 				s := Start(t, kind, WithCA(ca), WithCert(c.cert))

@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,7 +23,9 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/gftp/gftp/dumbhttp"
 	"github.com/gftp/gftp/integration/servers"
+	"github.com/gftp/gftp/internal/gittest"
 	"github.com/gftp/gftp/remote"
 	"github.com/gftp/gftp/remote/remotetest"
 	"github.com/gftp/gftp/remote/s3"
@@ -448,4 +452,65 @@ func headObject(t *testing.T, srv *servers.Server, key string) http.Header {
 		t.Fatalf("head %s: %v", key, err)
 	}
 	return h
+}
+
+// TestS3PublishDumbClone publishes a repository's dumb-HTTP layout into the
+// bucket, serves the bucket's directory over HTTP, and clones it with git:
+// the "publish-dumb to S3 works the same as to any other target".
+func TestS3PublishDumbClone(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	srv := servers.StartS3(t)
+	ctx := context.Background()
+	src := gittest.New(t)
+	src.Write("README", []byte("hello\n"))
+	src.Write("site/index.html", []byte("<p>one</p>\n"))
+	src.Commit("one")
+	src.Git("tag", "-a", "-m", "first", "v1")
+
+	r, err := openS3(t, srv.URL+"project.git", s3Options(srv, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := dumbhttp.Publish(ctx, src.Dir, r, dumbhttp.Options{Jobs: 4}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	web := httptest.NewServer(http.FileServer(http.Dir(srv.Root)))
+	defer web.Close()
+
+	clone := func(want string) {
+		t.Helper()
+		dst := filepath.Join(t.TempDir(), "clone")
+		cmd := exec.Command("git", "clone", "-q", web.URL+"/project.git", dst)
+		cmd.Env = gittest.Env()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git clone: %v\n%s", err, out)
+		}
+		cmd = exec.Command("git", "rev-parse", "HEAD")
+		cmd.Dir = dst
+		out, err := cmd.Output()
+		if err != nil || strings.TrimSpace(string(out)) != want {
+			t.Fatalf("clone HEAD = %q, %v; want %s", out, err, want)
+		}
+		cmd = exec.Command("git", "fsck", "--full", "--strict")
+		cmd.Dir = dst
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git fsck: %v\n%s", err, out)
+		}
+	}
+	clone(src.Git("rev-parse", "HEAD"))
+
+	// An incremental publish: one more commit, cloned again.
+	src.Write("site/index.html", []byte("<p>two</p>\n"))
+	src.Commit("two")
+	res, err := dumbhttp.Publish(ctx, src.Dir, r, dumbhttp.Options{Jobs: 4})
+	if err != nil {
+		t.Fatalf("second publish: %v", err)
+	}
+	if res.UpToDate || res.NewObjects == 0 {
+		t.Errorf("second publish uploaded nothing: %+v", res)
+	}
+	clone(src.Git("rev-parse", "HEAD"))
 }

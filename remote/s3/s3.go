@@ -26,7 +26,24 @@
 // (access key ID and secret access key, as git-ftp's --user and --passwd),
 // and otherwise from the SDK's standard chain: AWS_* environment, the shared
 // config and credentials files (profile Options.S3Profile), SSO, and
-// container or instance roles.
+// container or instance roles. The region is Options.S3Region, else the
+// chain's (AWS_REGION, the profile); when none is named and the bucket
+// answers that it lives elsewhere, Open follows it there. A region that was
+// named and is wrong gives a *RegionError with the right one. The endpoint
+// is Options.S3Endpoint, else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, else
+// AWS. Checksums are computed and validated only where S3 requires them,
+// which S3-compatible servers need.
+//
+// Objects get a Content-Type from their extension and Options.CacheControl.
+// Files above 5 MiB go up as multipart uploads, a part at a time.
+// Options.Jobs bounds the HTTP requests in flight across the Remote, and
+// Options.Timeout is the idle deadline of every connection. The SDK retries
+// a failed request up to 3 times with backoff before the error, marked
+// remote.ErrTemporary when it is transient, reaches the caller.
+//
+// Debug logging shows each HTTP attempt (operation, method, path, status,
+// request ID, duration) and never a header, so never a credential or a
+// signature.
 package s3
 
 import (
@@ -66,7 +83,11 @@ import (
 
 func init() {
 	remote.Register(func(ctx context.Context, u *url.URL, opts remote.Options) (remote.Remote, error) {
-		return Open(ctx, u, opts)
+		r, err := Open(ctx, u, opts)
+		if err != nil {
+			return nil, err // not a typed nil in an interface
+		}
+		return r, nil
 	}, "s3")
 }
 

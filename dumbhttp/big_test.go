@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // peakRSS is the process's high-water resident set size, from
@@ -60,4 +61,27 @@ func TestBigBlobMemory(t *testing.T) {
 	res = publish(t, src, dst, Options{})
 	t.Logf("second publish (%d objects, pack %d bytes): peak RSS %s", res.NewObjects, res.PackSize, peakRSS())
 	checkClone(t, src, dst)
+}
+
+// TestPerfRepo times a first and an incremental publish of a copy of the
+// repository GFTP_PERF_REPO names.
+func TestPerfRepo(t *testing.T) {
+	repo := os.Getenv("GFTP_PERF_REPO")
+	if repo == "" {
+		t.Skip("set GFTP_PERF_REPO to run")
+	}
+	requireGit(t)
+	src := filepath.Join(t.TempDir(), "src")
+	git(t, "", "clone", "-q", repo, src)
+	dst := t.TempDir()
+	start := time.Now()
+	res := publish(t, src, dst, Options{})
+	t.Logf("first publish: %d objects, %d bytes, %v, peak RSS %s", res.NewObjects, res.PackSize, time.Since(start), peakRSS())
+	commit(t, src, "perf.txt", "one more\n")
+	start = time.Now()
+	res = publish(t, src, dst, Options{})
+	t.Logf("one new commit: %d objects, %v, peak RSS %s", res.NewObjects, time.Since(start), peakRSS())
+	start = time.Now()
+	res = publish(t, src, dst, Options{})
+	t.Logf("nothing new: up to date %v, %v", res.UpToDate, time.Since(start))
 }

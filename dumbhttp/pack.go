@@ -7,29 +7,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
-	"github.com/go-git/go-git/v5/plumbing/revlist"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // packWindow is the delta search window, git's default pack.window.
 const packWindow = 10
-
-// missingObjects returns the objects reachable from tips but not from have,
-// sorted so that the pack built from them is the same every time. Every
-// object of have must exist locally (the divergence check sees to that).
-func missingObjects(s *filesystem.Storage, tips, have []plumbing.Hash) ([]plumbing.Hash, error) {
-	hs, err := revlist.Objects(s, tips, have)
-	if err != nil {
-		return nil, fmt.Errorf("list objects to publish: %w", err)
-	}
-	sort.Slice(hs, func(i, j int) bool { return bytes.Compare(hs[i][:], hs[j][:]) < 0 })
-	return hs, nil
-}
 
 // builtPack is a pack and its index written to a local temporary directory.
 type builtPack struct {

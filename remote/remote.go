@@ -236,6 +236,11 @@ type Options struct {
 	S3PathStyle  bool
 	CacheControl string
 
+	// CreateRoot makes Open create the root directory and its parents when
+	// they are missing, as git-ftp does on a first deploy. Never set for a
+	// dry run, which must create nothing.
+	CreateRoot bool
+
 	// Jobs caps the connections a transport opens at once (at least 1).
 	Jobs int
 	// Timeout is the idle deadline for every network read and write.

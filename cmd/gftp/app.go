@@ -162,6 +162,7 @@ func (a *app) rootCommand() *cli.Command {
 				ArgsUsage: "NAME",
 				Action:    a.run(a.removeScopeCmd),
 			},
+			a.publishDumbCommand(),
 			{
 				Name:  "version",
 				Usage: "print gftp's version",
@@ -260,7 +261,9 @@ func (a *app) open(ctx context.Context, cmd *cli.Command, t *target) (remote.Rem
 // remoteOptions gathers credentials and transport settings.
 func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, t *target) (remote.Options, error) {
 	s := t.settings
+	create := cmd.Name == "init" || cmd.Name == "catchup" || cmd.Name == "publish-dumb" || (cmd.Name == "push" && cmd.Bool("auto-init"))
 	o := remote.Options{
+		CreateRoot:       create && !cmd.Bool("dry-run"),
 		Insecure:         s.bool("insecure"),
 		CACert:           s.str("cacert"),
 		PinSHA256:        cmd.StringSlice("pin-sha256"),

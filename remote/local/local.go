@@ -19,7 +19,13 @@ import (
 
 func init() {
 	remote.Register(func(ctx context.Context, u *url.URL, opts remote.Options) (remote.Remote, error) {
-		return New(filepath.FromSlash(u.Path))
+		root := filepath.FromSlash(u.Path)
+		if opts.CreateRoot {
+			if err := os.MkdirAll(root, 0o755); err != nil {
+				return nil, &fs.PathError{Op: "open", Path: root, Err: underlying(err)}
+			}
+		}
+		return New(root)
 	}, "file")
 }
 
@@ -30,13 +36,11 @@ type Remote struct {
 
 var _ remote.Remote = (*Remote)(nil)
 
-// New opens the directory root, which must exist.
+// New opens the directory root. A missing root is not an error here: every
+// operation in it then fails with fs.ErrNotExist, so that reading the marker
+// of a target never deployed to says just that.
 func New(root string) (*Remote, error) {
-	fi, err := os.Stat(root)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: root, Err: underlying(err)}
-	}
-	if !fi.IsDir() {
+	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
 		return nil, &fs.PathError{Op: "open", Path: root, Err: errors.New("not a directory")}
 	}
 	return &Remote{root: root}, nil

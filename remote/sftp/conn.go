@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sftplib "github.com/pkg/sftp"
@@ -65,6 +66,7 @@ type link struct {
 	ssh         *ssh.Client
 	conn        *idleConn
 	dead        chan struct{} // closed when the SSH connection ends
+	lost        atomic.Bool   // a request saw the connection end
 	maxSessions int
 	opts        []sftplib.ClientOption
 	posixRename bool
@@ -80,6 +82,9 @@ type session struct {
 }
 
 func (l *link) alive() bool {
+	if l.lost.Load() {
+		return false
+	}
 	select {
 	case <-l.dead:
 		return false

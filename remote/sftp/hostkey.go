@@ -188,6 +188,13 @@ func (hk *hostKeys) callback(hostname string, remoteAddr net.Addr, key ssh.Publi
 	return herr
 }
 
+// reset forgets the last handshake, before a new one.
+func (hk *hostKeys) reset() {
+	hk.mu.Lock()
+	hk.err, hk.seen = nil, nil
+	hk.mu.Unlock()
+}
+
 // lastKey returns the key the server presented last.
 func (hk *hostKeys) lastKey() ssh.PublicKey {
 	hk.mu.Lock()

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/user"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -103,6 +104,9 @@ func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) 
 			r.user = cur.Username
 		}
 	}
+	opts.KeyFile = expandHome(opts.KeyFile)
+	opts.KnownHosts = expandHome(opts.KnownHosts)
+	r.opts = opts
 	hk, err := newHostKeys(opts.KnownHosts, opts.AcceptNewHostKey, opts.Insecure)
 	if err != nil {
 		return nil, &fs.PathError{Op: "connect", Path: r.addr, Err: err}
@@ -149,6 +153,17 @@ func (r *Remote) resolveRoot(ctx context.Context, l *link) error {
 	r.root = path.Join(home, rel)
 	r.log.Debug("sftp root", "home", home, "root", r.root)
 	return nil
+}
+
+// expandHome expands a leading "~/" in a file name, as ssh(1) does for -i
+// and UserKnownHostsFile.
+func expandHome(file string) string {
+	if rest, ok := strings.CutPrefix(file, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return file
 }
 
 // Root returns the absolute directory on the server that names are
@@ -210,6 +225,7 @@ func (r *Remote) dial(ctx context.Context) (*link, error) {
 	}
 	defer creds.Close()
 
+	r.hk.reset()
 	cfg := &ssh.ClientConfig{
 		User:              r.user,
 		Auth:              creds.methods,
@@ -687,6 +703,11 @@ func wrapErr(op, name string, l *link, err error) error {
 		case se.Code == fxNoConnection || se.Code == fxConnectionLost:
 			err = fmt.Errorf("%w: %w", err, remote.ErrTemporary)
 		}
+	}
+	if connLost(err) {
+		// Make the next call reconnect, even before the SSH client has
+		// noticed the end of the connection itself.
+		l.lost.Store(true)
 	}
 	if !errors.Is(err, remote.ErrTemporary) && (connLost(err) || !l.alive()) {
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {

@@ -767,3 +767,49 @@ func TestPutIsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestConformanceWithoutPosixRename runs the suite against a server that
+// does not offer posix-rename@openssh.com and, like SFTP v3 says, refuses to
+// rename onto an existing name (pkg/sftp's in-memory server): Rename must
+// fall back to remove + rename.
+func TestConformanceWithoutPosixRename(t *testing.T) {
+	isolate(t)
+	if err := sftplib.SetSFTPExtensions("statvfs@openssh.com"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = sftplib.SetSFTPExtensions("hardlink@openssh.com", "posix-rename@openssh.com", "statvfs@openssh.com")
+	})
+	h := sftplib.InMemHandler()
+	srv := startServer(t, &server{handlers: &h})
+	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
+	opts := remote.Options{Password: testPassword, KnownHosts: kh, Jobs: 2, Logger: slog.New(slog.DiscardHandler)}
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	topOpts := opts
+	topOpts.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	top, err := open(t, srv, "/", topOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if !strings.Contains(logs.String(), "posix-rename=false") {
+		t.Fatalf("the server still offers posix-rename:\n%s", logs.String())
+	}
+	mu.Unlock()
+	n := 0
+	remotetest.Run(t, remotetest.Config{
+		New: func(t *testing.T) remote.Remote {
+			n++
+			dir := fmt.Sprintf("t%d", n)
+			if err := top.Mkdir(context.Background(), dir); err != nil {
+				t.Fatal(err)
+			}
+			r, err := open(t, srv, "/"+dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		},
+	})
+}

@@ -91,6 +91,16 @@ func mkdirOwned(t *testing.T, srv *servers.Server, name string) string {
 }
 
 func TestFTPConformance(t *testing.T) {
+	ftpConformance(t, false)
+}
+
+// TestFTPConformanceActive is the suite in active mode (EPRT/PORT: the
+// server connects back; over TLS the client stays the TLS client).
+func TestFTPConformanceActive(t *testing.T) {
+	ftpConformance(t, true)
+}
+
+func ftpConformance(t *testing.T, active bool) {
 	for _, kind := range servers.FTPKinds() {
 		t.Run(string(kind), func(t *testing.T) {
 			srv := servers.Start(t, kind)
@@ -106,7 +116,9 @@ func TestFTPConformance(t *testing.T) {
 					name := fmt.Sprintf("run%d", n)
 					dir = mkdirOwned(t, srv, name)
 					logs = &ftpLog{}
-					r, err := openFTP(t, srv.URL+name, ftpOptions(srv, logs.logger()))
+					opts := ftpOptions(srv, logs.logger())
+					opts.Active = active
+					r, err := openFTP(t, srv.URL+name, opts)
 					if err != nil {
 						t.Fatalf("open %s: %v", srv.URL+name, err)
 					}
@@ -142,33 +154,40 @@ func TestFTPSessionReuse(t *testing.T) {
 		mustResume := kind != servers.PureFTPdTLS
 		t.Run(string(kind), func(t *testing.T) {
 			srv := servers.Start(t, kind)
-			var logs ftpLog
-			r, err := openFTP(t, srv.URL, ftpOptions(srv, logs.logger()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			data := remotetest.Content(1, 3<<20)
-			ctx := context.Background()
-			if err := r.Put(ctx, "big", bytes.NewReader(data), int64(len(data))); err != nil {
-				t.Fatalf("put: %v\n%s", err, tail(logs.String(), 4000))
-			}
-			if _, err := r.List(ctx, ""); err != nil {
-				t.Fatalf("list: %v", err)
-			}
-			out := logs.String()
-			if !strings.Contains(out, `msg="data connection TLS"`) {
-				t.Fatalf("no data connection TLS in the log:\n%s", tail(out, 4000))
-			}
-			if mustResume && (!strings.Contains(out, "resumed=true") || strings.Contains(out, "resumed=false")) {
-				t.Errorf("a data connection did not resume:\n%s", tail(out, 4000))
-			}
-			want := "TLS 1.3"
-			if kind == servers.VsftpdFTPES12 {
-				want = "TLS 1.2"
-			}
-			if !strings.Contains(out, `version="`+want+`"`) {
-				t.Errorf("log does not show %s:\n%s", want, tail(out, 4000))
+			for _, active := range []bool{false, true} {
+				var logs ftpLog
+				opts := ftpOptions(srv, logs.logger())
+				opts.Active = active
+				r, err := openFTP(t, srv.URL, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				data := remotetest.Content(1, 3<<20)
+				ctx := context.Background()
+				if err := r.Put(ctx, "big", bytes.NewReader(data), int64(len(data))); err != nil {
+					t.Fatalf("put (active %v): %v\n%s", active, err, tail(logs.String(), 4000))
+				}
+				if _, err := r.List(ctx, ""); err != nil {
+					t.Fatalf("list (active %v): %v", active, err)
+				}
+				r.Close()
+				out := logs.String()
+				if !strings.Contains(out, `msg="data connection TLS"`) {
+					t.Fatalf("no data connection TLS in the log:\n%s", tail(out, 4000))
+				}
+				if mustResume && (!strings.Contains(out, "resumed=true") || strings.Contains(out, "resumed=false")) {
+					t.Errorf("a data connection did not resume (active %v):\n%s", active, tail(out, 4000))
+				}
+				if active != (strings.Contains(out, `msg="> EPRT `) || strings.Contains(out, `msg="> PORT `)) {
+					t.Errorf("active %v, but the dialogue says otherwise:\n%s", active, tail(out, 4000))
+				}
+				want := "TLS 1.3"
+				if kind == servers.VsftpdFTPES12 {
+					want = "TLS 1.2"
+				}
+				if !strings.Contains(out, `version="`+want+`"`) {
+					t.Errorf("log does not show %s:\n%s", want, tail(out, 4000))
+				}
 			}
 		})
 	}
@@ -312,5 +331,31 @@ func TestFTPPureFTPdNames(t *testing.T) {
 		if !refused(n) && !seen[n] {
 			t.Errorf("list lacks %q", n)
 		}
+	}
+}
+
+// TestFTPQuota fills a pure-ftpd virtual quota: the upload that goes over
+// must fail with remote.ErrStorageFull.
+func TestFTPQuota(t *testing.T) {
+	srv := servers.Start(t, servers.PureFTPdTLS, servers.Quota(100<<10))
+	var logs ftpLog
+	r, err := openFTP(t, srv.URL, ftpOptions(srv, logs.logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	var last error
+	for i := 0; i < 4 && last == nil; i++ {
+		data := remotetest.Content(int64(i), 60<<10)
+		last = r.Put(ctx, fmt.Sprintf("f%d", i), bytes.NewReader(data), int64(len(data)))
+	}
+	if !errors.Is(last, remote.ErrStorageFull) {
+		t.Fatalf("got %v, want remote.ErrStorageFull\n%s", last, tail(logs.String(), 3000))
+	}
+	t.Logf("over quota: %v", last)
+	// The connection is still usable.
+	if _, err := r.List(ctx, ""); err != nil {
+		t.Fatalf("list after the quota error: %v", err)
 	}
 }

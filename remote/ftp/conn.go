@@ -29,6 +29,11 @@ type ctlConn struct {
 
 	prefix []byte // a greeting read before TLS, replayed to the library
 
+	// intercept, when set, answers EPSV and PASV itself (active mode): it
+	// may talk to the server through send and recv, and returns the reply
+	// the library is to read instead.
+	intercept func(cmd string) (reply string, err error)
+
 	mu       sync.Mutex
 	rbuf     []byte
 	wbuf     []byte
@@ -55,6 +60,11 @@ func (c *ctlConn) Read(p []byte) (int, error) {
 		c.prefix = c.prefix[n:]
 		return n, nil
 	}
+	return c.recv(p)
+}
+
+// recv reads from the server, with the idle deadline, and logs.
+func (c *ctlConn) recv(p []byte) (int, error) {
 	if c.timeout > 0 {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 	}
@@ -66,6 +76,22 @@ func (c *ctlConn) Read(p []byte) (int, error) {
 }
 
 func (c *ctlConn) Write(p []byte) (int, error) {
+	if c.intercept != nil {
+		// textproto writes each command in one Write.
+		if cmd := strings.TrimRight(string(p), "\r\n"); cmd == "EPSV" || cmd == "PASV" {
+			reply, err := c.intercept(cmd)
+			if err != nil {
+				return 0, err
+			}
+			c.prefix = append(c.prefix, reply+"\r\n"...)
+			return len(p), nil
+		}
+	}
+	return c.send(p)
+}
+
+// send writes to the server, with the idle deadline, and logs.
+func (c *ctlConn) send(p []byte) (int, error) {
 	if c.timeout > 0 {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	}
@@ -291,6 +317,43 @@ func (d *dataConn) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// The net.Conn methods below are safe before the connection is established.
+
+func (d *dataConn) LocalAddr() net.Addr {
+	if d.Conn == nil {
+		return &net.TCPAddr{}
+	}
+	return d.Conn.LocalAddr()
+}
+
+func (d *dataConn) RemoteAddr() net.Addr {
+	if d.Conn == nil {
+		return &net.TCPAddr{}
+	}
+	return d.Conn.RemoteAddr()
+}
+
+func (d *dataConn) SetDeadline(t time.Time) error {
+	if d.Conn == nil {
+		return nil
+	}
+	return d.Conn.SetDeadline(t)
+}
+
+func (d *dataConn) SetReadDeadline(t time.Time) error {
+	if d.Conn == nil {
+		return nil
+	}
+	return d.Conn.SetReadDeadline(t)
+}
+
+func (d *dataConn) SetWriteDeadline(t time.Time) error {
+	if d.Conn == nil {
+		return nil
+	}
+	return d.Conn.SetWriteDeadline(t)
 }
 
 // abort closes the transport at once, unblocking a transfer.

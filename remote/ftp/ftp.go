@@ -67,6 +67,7 @@ type Remote struct {
 	opts   remote.Options
 	log    *slog.Logger
 	tls    *tlsPolicy
+	active *activeConfig // nil: passive mode
 	pool   *pool
 	root   string // absolute directory of the URL path, from PWD
 	rawDir string // the URL path, relative to the login directory unless it starts with "/"
@@ -135,6 +136,13 @@ func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) 
 			return nil, &fs.PathError{Op: "connect", Path: r.where, Err: err}
 		}
 		r.tls = p
+	}
+	if opts.Active {
+		a, err := parseActive(opts.ActiveAddr, opts.ActivePorts)
+		if err != nil {
+			return nil, &fs.PathError{Op: "connect", Path: r.where, Err: err}
+		}
+		r.active = a
 	}
 	r.pool = newPool(opts.Jobs, r.dial)
 	r.pool.onShrink = func(n int, err error) {
@@ -205,9 +213,11 @@ type session struct {
 	lastUsed time.Time
 	broken   bool
 
-	ctx  context.Context // of the operation in progress, for data dials
-	mu   sync.Mutex
-	data *dataConn
+	ctx     context.Context // of the operation in progress, for data dials
+	mu      sync.Mutex
+	data    *dataConn
+	pending net.Listener // active mode: listening for the next data connection
+	noEPRT  bool         // active mode: the server has no EPRT
 }
 
 // dial opens and logs in one control connection.
@@ -252,6 +262,9 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	}
 	s.ctl = newCtlConn(conn, raw, r.opts.Timeout, r.log, int(id))
 	s.ctl.prefix = prefix
+	if r.active != nil {
+		s.ctl.intercept = s.activeIntercept
+	}
 	first := true
 	dialOpts := []ftp.DialOption{
 		ftp.DialWithDialFunc(func(network, addr string) (net.Conn, error) {
@@ -346,10 +359,32 @@ func (r *Remote) handshake(ctx context.Context, raw net.Conn, cfg *tls.Config, i
 	return tc, nil
 }
 
-// dialData opens a passive-mode data connection. Active mode would put a
-// listener-backed dataChannel here instead (after sending PORT/EPRT in place
-// of EPSV); the TLS and the careful Close above it stay the same.
+// dialData opens a data connection: in passive mode it dials addr; in active
+// mode it takes the listener that activeIntercept opened, and the server's
+// connection is accepted on first use. The TLS and the careful Close above
+// are the same either way.
 func (s *session) dialData(network, addr string) (net.Conn, error) {
+	s.mu.Lock()
+	l := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	if l != nil {
+		var server net.IP
+		if ra, ok := s.ctl.raw.RemoteAddr().(*net.TCPAddr); ok {
+			server = ra.IP
+		}
+		dc := &dataConn{
+			ch:      &acceptChannel{l: l, server: server},
+			cfg:     s.tlsCfg,
+			timeout: s.r.opts.Timeout,
+			log:     s.r.log,
+			id:      int(s.id),
+		}
+		s.mu.Lock()
+		s.data = dc
+		s.mu.Unlock()
+		return dc, nil
+	}
 	d := net.Dialer{Timeout: s.r.opts.Timeout}
 	ctx := s.ctx
 	if ctx == nil {
@@ -395,12 +430,14 @@ func (s *session) end(ctx context.Context, stop func() bool, err error) error {
 	s.mu.Lock()
 	s.data = nil
 	s.mu.Unlock()
+	s.dropPending()
 	s.ctx = nil
 	return err
 }
 
 func (s *session) abort() {
 	s.ctl.abort()
+	s.dropPending()
 	s.mu.Lock()
 	d := s.data
 	s.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/big"
 	"net"
@@ -120,6 +121,42 @@ func TestConformanceExplicitTLS(t *testing.T) {
 func TestConformanceImplicitTLS(t *testing.T) {
 	srv := start(t, ftptest.Config{User: "u", Password: "p", TLS: ftptest.ImplicitTLS})
 	conformance(t, srv, remote.Options{User: "u", Password: "p", Jobs: 4, CACert: srv.CACertFile()})
+}
+
+func TestConformanceNoRenameOver(t *testing.T) {
+	srv := start(t, ftptest.Config{User: "u", Password: "p", NoRenameOver: true})
+	conformance(t, srv, remote.Options{User: "u", Password: "p", Jobs: 2})
+}
+
+func TestConformanceActive(t *testing.T) {
+	srv := start(t, ftptest.Config{User: "u", Password: "p"})
+	conformance(t, srv, remote.Options{User: "u", Password: "p", Jobs: 4, Active: true})
+}
+
+func TestConformanceActiveTLS(t *testing.T) {
+	srv := start(t, ftptest.Config{User: "u", Password: "p", TLS: ftptest.RequireTLS})
+	conformance(t, srv, remote.Options{User: "u", Password: "p", Jobs: 4, CACert: srv.CACertFile(),
+		Active: true, ActivePorts: "31000-31999", DisableEPSV: true})
+}
+
+func TestActiveLog(t *testing.T) {
+	srv := start(t, ftptest.Config{User: "u", Password: "p", TLS: ftptest.RequireTLS})
+	var logs logBuf
+	r, err := open(t, srv.URL(), remote.Options{User: "u", Password: "p", CACert: srv.CACertFile(), Active: true, Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Put(context.Background(), "f", strings.NewReader("x"), 1); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `msg="> EPRT |1|127.0.0.1|`) || strings.Contains(out, `msg="> EPSV"`) && !strings.Contains(out, "EPRT") {
+		t.Errorf("no EPRT in the dialogue:\n%s", out)
+	}
+	if !strings.Contains(out, "resumed=true") {
+		t.Errorf("active data connection did not resume TLS:\n%s", out)
+	}
 }
 
 func TestURLUserAndPaths(t *testing.T) {
@@ -475,5 +512,33 @@ func writePEM(t *testing.T, file string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRenameOverRemovesFirst(t *testing.T) {
+	srv := start(t, ftptest.Config{User: "u", Password: "p", NoRenameOver: true})
+	var logs logBuf
+	r, err := open(t, srv.URL(), remote.Options{User: "u", Password: "p", Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	for _, n := range []string{"a", "b"} {
+		if err := r.Put(ctx, n, strings.NewReader(n), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Rename(ctx, "a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(srv.Root(), "b")); err != nil || string(b) != "a" {
+		t.Fatalf("b = %q %v", b, err)
+	}
+	if !strings.Contains(logs.String(), "removing the target first") {
+		t.Errorf("fallback not taken:\n%s", logs.String())
+	}
+	if err := r.Rename(ctx, "missing", "b"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("rename of a missing file: got %v, want fs.ErrNotExist", err)
 	}
 }

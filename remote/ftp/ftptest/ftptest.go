@@ -55,6 +55,9 @@ type Config struct {
 	MaxConns int
 	// DisableMLST hides MLST and MLSD, like vsftpd.
 	DisableMLST bool
+	// NoRenameOver makes RNTO fail when the target exists, as some
+	// servers (and Windows file systems) do.
+	NoRenameOver bool
 	// Logger receives the server's own logs (discarded when nil).
 	Logger *slog.Logger
 }
@@ -252,6 +255,8 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		DisableMLSD: d.s.cfg.DisableMLST,
 		DisableMLST: d.s.cfg.DisableMLST,
 		IdleTimeout: 300,
+		// Active mode connects back from any port, not 20.
+		ActiveTransferPortNon20: true,
 	}
 	switch d.s.cfg.TLS {
 	case RequireTLS:
@@ -274,7 +279,21 @@ func (d *driver) AuthUser(_ ftpserver.ClientContext, user, pass string) (ftpserv
 	if d.s.cfg.User != "" && (user != d.s.cfg.User || pass != d.s.cfg.Password) {
 		return nil, errAuth
 	}
-	return afero.NewBasePathFs(afero.NewOsFs(), d.s.root), nil
+	fs := afero.NewBasePathFs(afero.NewOsFs(), d.s.root)
+	if d.s.cfg.NoRenameOver {
+		return noRenameOver{fs}, nil
+	}
+	return fs, nil
+}
+
+// noRenameOver refuses to rename onto an existing name.
+type noRenameOver struct{ afero.Fs }
+
+func (f noRenameOver) Rename(oldname, newname string) error {
+	if _, err := f.Stat(newname); err == nil {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: os.ErrExist}
+	}
+	return f.Fs.Rename(oldname, newname)
 }
 
 func (d *driver) GetTLSConfig() (*tls.Config, error) {

@@ -296,6 +296,9 @@ func TestS3Semantics(t *testing.T) {
 		if _, err := r.Stat(ctx, "a/b"); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("stat of an emptied prefix: %v, want fs.ErrNotExist", err)
 		}
+		if _, err := os.Stat(filepath.Join(srv.Root, "sem", "a", "b")); err == nil {
+			t.Logf("versitygw keeps the emptied directory a/b on disk")
+		}
 	})
 
 	t.Run("RemoveAll", func(t *testing.T) {

@@ -27,6 +27,9 @@ const (
 // $GOPATH/bin, ~/go/bin, and where .ci/install-versitygw.sh puts it.
 func versitygwPath() string {
 	if p := os.Getenv("VERSITYGW"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return ""
+		}
 		return p
 	}
 	if p, err := exec.LookPath("versitygw"); err == nil {

@@ -517,3 +517,61 @@ func TestS3PublishDumbClone(t *testing.T) {
 	}
 	clone(src.Git("rev-parse", "HEAD"))
 }
+
+// TestS3CLI runs the gftp binary against versitygw with -vv, and with the
+// mistakes users make, and checks what a person sees: the protocol dialogue
+// without the secret, and errors that say what is wrong.
+func TestS3CLI(t *testing.T) {
+	srv := servers.StartS3(t)
+	g := gittest.New(t)
+	g.Write("index.html", []byte("<h1>hi</h1>"))
+	g.Write("css/site.css", []byte("body{}"))
+	g.Commit("one")
+
+	r := mustGftp(t, srv, g.Dir, "init", "-vv", srv.URL+"cli")
+	for _, want := range []string{"s3 request", "PutObject", "/cli/css/site.css", "status=200"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("-vv output lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if got, err := os.ReadFile(filepath.Join(srv.Root, "cli", "index.html")); err != nil || string(got) != "<h1>hi</h1>" {
+		t.Errorf("index.html on the server: %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(srv.Root, "cli", ".git-ftp.log")); err != nil {
+		t.Errorf("no marker object: %v", err)
+	}
+
+	bad := *srv
+	bad.Password = "wrong-" + srv.Password
+	bad.Env = nil
+	for _, kv := range srv.Env {
+		if strings.HasPrefix(kv, "AWS_SECRET_ACCESS_KEY=") {
+			kv = "AWS_SECRET_ACCESS_KEY=" + bad.Password
+		}
+		bad.Env = append(bad.Env, kv)
+	}
+	for _, tc := range []struct {
+		name string
+		srv  *servers.Server
+		url  string
+		want string
+	}{
+		{"WrongSecret", &bad, srv.URL + "cli", "rejected the credentials"},
+		{"NoSuchBucket", srv, "s3://no-such-bucket/", `bucket "no-such-bucket" does not exist`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := gftp(t, tc.srv, g.Dir, "push", "-vv", tc.url)
+			if r.code == 0 {
+				t.Fatalf("push succeeded:\n%s", r.stderr)
+			}
+			if !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, r.stderr)
+			}
+			for _, secret := range []string{srv.Password, bad.Password} {
+				if strings.Contains(r.stderr+r.stdout, secret) {
+					t.Errorf("the secret shows in the output:\n%s", r.stderr)
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -63,10 +64,19 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// Redact returns the URL with any password replaced by "****".
+// userinfoPassword finds the password of a URL's userinfo, even in a URL
+// that does not parse: the text after the first ':' of what lies between
+// "://" and the last '@' before the path.
+var userinfoPassword = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*://[^/:@]*:)([^/]*)@`)
+
+// Redact returns the URL with any password replaced by "****". It works on
+// URLs that do not parse too, since those end up in error messages.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return userinfoPassword.ReplaceAllString(raw, "${1}****@")
+	}
+	if u.User == nil {
 		return raw
 	}
 	if _, ok := u.User.Password(); ok {

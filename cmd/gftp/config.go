@@ -93,7 +93,8 @@ func (s *settings) get(key string) (string, source) {
 		return flagString(s.cmd, flag), srcFlag
 	}
 	if env := configKeys[key]; env != "" {
-		if v, ok := os.LookupEnv(env); ok {
+		// An empty variable counts as unset: CI systems define them empty.
+		if v := os.Getenv(env); v != "" {
 			return v, srcEnv
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/gftp/gftp/remote/ftp/ftptest"
 )
 
 // TestMain lets the test binary act as gftp inside scripts: `exec gftp`
@@ -48,6 +50,28 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// ftpserve USER PASSWORD DIR: serve DIR over FTPES (TLS required)
+			// from the test process, for the rest of the script. It sets
+			// $FTPURL, $FTPHOST, $FTPPORT and $FTPCA.
+			"ftpserve": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: ftpserve USER PASSWORD DIR")
+				}
+				dir := ts.MkAbs(args[2])
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					ts.Fatalf("%v", err)
+				}
+				srv, err := ftptest.Start(dir, ftptest.Config{User: args[0], Password: args[1], TLS: ftptest.RequireTLS})
+				if err != nil {
+					ts.Fatalf("start FTP server: %v", err)
+				}
+				ts.Defer(func() { srv.Close() })
+				host, port, _ := strings.Cut(srv.Addr(), ":")
+				ts.Setenv("FTPURL", srv.URL())
+				ts.Setenv("FTPHOST", host)
+				ts.Setenv("FTPPORT", port)
+				ts.Setenv("FTPCA", srv.CACertFile())
+			},
 			// exitcode N: the last gftp run exited with N.
 			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {

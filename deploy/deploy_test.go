@@ -319,3 +319,24 @@ func TestIgnoreGlobs(t *testing.T) {
 		}
 	}
 }
+
+func TestSubmoduleRefused(t *testing.T) {
+	g := gittest.New(t)
+	g.Write("index.html", []byte("x"))
+	c1 := g.Commit("one")
+	// A gitlink, as `git submodule add` records it.
+	g.Git("update-index", "--add", "--cacheinfo", "160000,"+c1+",vendor/lib")
+	g.Git("commit", "-q", "-m", "add submodule")
+	dir := t.TempDir()
+	_, _, err := deployTo(t, g.Dir, dir, deploy.PlanOptions{})
+	var se *deploy.SubmoduleError
+	if !errors.As(err, &se) || len(se.Paths) != 1 || se.Paths[0] != "vendor/lib" {
+		t.Fatalf("err = %v, want a SubmoduleError naming vendor/lib", err)
+	}
+	if !strings.Contains(se.Hint(), "own marker") && !strings.Contains(se.Hint(), "its own URL") {
+		t.Errorf("hint %q does not explain how to deploy a submodule", se.Hint())
+	}
+	if _, err := os.Stat(filepath.Join(dir, deploy.DefaultMarker)); !os.IsNotExist(err) {
+		t.Errorf("a marker was written although the plan was refused")
+	}
+}

@@ -3,6 +3,10 @@ package integration_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -43,12 +47,23 @@ func s3Options(srv *servers.Server, log *slog.Logger) remote.Options {
 	return remote.Options{
 		User:        srv.User,
 		Password:    srv.Password,
-		S3Endpoint:  "http://" + srv.Addr,
+		S3Endpoint:  s3Endpoint(srv),
 		S3PathStyle: true,
 		S3Region:    servers.S3Region,
+		CACert:      srv.CACert,
 		Jobs:        4,
 		Logger:      log,
 	}
+}
+
+// s3Endpoint is the endpoint URL among srv's flags.
+func s3Endpoint(srv *servers.Server) string {
+	for i, f := range srv.Flags {
+		if f == "--s3-endpoint" && i+1 < len(srv.Flags) {
+			return srv.Flags[i+1]
+		}
+	}
+	return ""
 }
 
 func openS3(t *testing.T, rawURL string, opts remote.Options) (remote.Remote, error) {
@@ -574,4 +589,64 @@ func TestS3CLI(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestS3TLS(t *testing.T) {
+	srv := servers.StartS3(t, servers.WithS3TLS())
+	ctx := context.Background()
+	if !strings.HasPrefix(s3Endpoint(srv), "https://") {
+		t.Fatalf("endpoint %q is not https", s3Endpoint(srv))
+	}
+	use := func(t *testing.T, opts remote.Options) error {
+		t.Helper()
+		r, err := openS3(t, srv.URL+"tls", opts)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return r.Put(ctx, "f.txt", strings.NewReader("x"), 1)
+	}
+
+	t.Run("CACert", func(t *testing.T) {
+		if err := use(t, s3Options(srv, nil)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("Untrusted", func(t *testing.T) {
+		opts := s3Options(srv, nil)
+		opts.CACert = ""
+		err := use(t, opts)
+		t.Logf("error: %v", err)
+		var ua x509.UnknownAuthorityError
+		if !errors.As(err, &ua) || !strings.Contains(err.Error(), "not trusted") {
+			t.Errorf("got %v, want a certificate error found by errors.As", err)
+		}
+	})
+	t.Run("Insecure", func(t *testing.T) {
+		opts := s3Options(srv, nil)
+		opts.CACert, opts.Insecure = "", true
+		if err := use(t, opts); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("Pin", func(t *testing.T) {
+		conn, err := tls.Dial("tcp", srv.Addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)
+		conn.Close()
+		opts := s3Options(srv, nil)
+		opts.CACert = ""
+		opts.PinSHA256 = []string{hex.EncodeToString(sum[:])}
+		if err := use(t, opts); err != nil {
+			t.Fatalf("pinned: %v", err)
+		}
+		opts.PinSHA256 = []string{strings.Repeat("00", 32)}
+		err = use(t, opts)
+		var cv *tls.CertificateVerificationError
+		if !errors.As(err, &cv) || !strings.Contains(err.Error(), "not pinned") {
+			t.Errorf("wrong pin: %v, want a *tls.CertificateVerificationError", err)
+		}
+	})
 }

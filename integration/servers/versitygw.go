@@ -57,6 +57,17 @@ func versitygwPath() string {
 	return ""
 }
 
+// S3Option changes how StartS3 runs versitygw.
+type S3Option func(*s3Config)
+
+type s3Config struct {
+	tls bool
+}
+
+// WithS3TLS serves HTTPS with a certificate from a CA made for the test; the
+// Server's CACert is that CA, and its endpoint flag says https.
+func WithS3TLS() S3Option { return func(c *s3Config) { c.tls = true } }
+
 // StartS3 runs versitygw with its posix backend on a free loopback port,
 // serving one empty bucket, and stops it when the test ends.
 //
@@ -64,8 +75,12 @@ func versitygwPath() string {
 // object a/b lands in Root/a/b), Env holds the credentials and region, and
 // Flags the endpoint and path-style addressing. User and Password are the
 // access key and secret too, for tests that build remote.Options.
-func StartS3(t testing.TB) *Server {
+func StartS3(t testing.TB, opts ...S3Option) *Server {
 	t.Helper()
+	var c s3Config
+	for _, o := range opts {
+		o(&c)
+	}
 	bin := versitygwPath()
 	if bin == "" {
 		Unavailable(t, "versitygw not found in $VERSITYGW, PATH, $GOBIN or $GOPATH/bin", "run .ci/install-versitygw.sh")
@@ -81,14 +96,23 @@ func StartS3(t testing.TB) *Server {
 	}
 	port := FreePort(t)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	var out vgwOutput
-	cmd := exec.Command(bin,
+	args := []string{
 		"--port", addr,
 		"--access", S3AccessKey,
 		"--secret", S3SecretKey,
 		"--region", S3Region,
 		"--quiet",
-		"posix", gwroot)
+	}
+	scheme, caCert, name := "http", "", "versitygw-posix"
+	if c.tls {
+		kp := NewCA(t)
+		leaf := kp.Issue(t, Hosts, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+		args = append(args, "--cert", leaf.CertFile, "--key", leaf.KeyFile)
+		scheme, caCert, name = "https", kp.Path, "versitygw-posix-tls"
+	}
+	args = append(args, "posix", gwroot)
+	var out vgwOutput
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID=", "ROOT_SECRET_ACCESS_KEY=", "ROOT_ACCESS_KEY=", "ROOT_SECRET_KEY=")
 	cmd.Stdout = &out
 	cmd.Stderr = &out
@@ -114,12 +138,13 @@ func StartS3(t testing.TB) *Server {
 		t.Fatalf("versitygw on %s: %v\n%s", addr, err, out.String())
 	}
 	return &Server{
-		Name:     "versitygw-posix",
+		Name:     name,
 		URL:      "s3://" + S3Bucket + "/",
 		User:     S3AccessKey,
 		Password: S3SecretKey,
 		Root:     root,
-		Flags:    []string{"--s3-endpoint", "http://" + addr, "--s3-path-style"},
+		CACert:   caCert,
+		Flags:    []string{"--s3-endpoint", scheme + "://" + addr, "--s3-path-style"},
 		Env: []string{
 			"AWS_ACCESS_KEY_ID=" + S3AccessKey,
 			"AWS_SECRET_ACCESS_KEY=" + S3SecretKey,

@@ -147,13 +147,14 @@ func (r *Remote) classifyNet(err error) error {
 	var cv *tls.CertificateVerificationError
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
 	var rh tls.RecordHeaderError
 	switch {
 	case errors.As(err, &dns) && dns.IsNotFound:
 		return say(nil, "invalid S3 endpoint %s: host %q not found", r.where(), dns.Name)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return say(remote.ErrTemporary, "cannot connect to S3 endpoint %s: connection refused", r.where())
-	case errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn):
+	case errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci):
 		return say(nil, "S3 endpoint %s: TLS certificate not trusted: %v", r.where(), rootCause(err))
 	case errors.As(err, &rh):
 		return say(nil, "S3 endpoint %s does not speak TLS (try http://)", r.where())

@@ -344,11 +344,14 @@ func transport(opts remote.Options) (func(*http.Transport), error) {
 		tc.InsecureSkipVerify = true
 		tc.VerifyConnection = func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
-				return errors.New("server sent no certificate")
+				return &tls.CertificateVerificationError{Err: errors.New("server sent no certificate")}
 			}
 			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
 			if !pins[hex.EncodeToString(sum[:])] {
-				return fmt.Errorf("server certificate sha256 %x is not pinned", sum)
+				return &tls.CertificateVerificationError{
+					UnverifiedCertificates: cs.PeerCertificates,
+					Err:                    fmt.Errorf("server certificate sha256 %x is not pinned", sum),
+				}
 			}
 			return nil
 		}
@@ -401,14 +404,20 @@ func (r *Remote) probe(ctx context.Context) error {
 }
 
 // openRetryer does not retry what is almost surely a wrong endpoint (no
-// such host, connection refused, not TLS), so that a typo in a URL is
-// reported at once rather than after seconds of backoff.
+// such host, connection refused, not TLS, an untrusted certificate), so
+// that a typo in a URL is reported at once rather than after seconds of
+// backoff.
 type openRetryer struct{ aws.Retryer }
 
 func (o openRetryer) IsErrorRetryable(err error) bool {
 	var dns *net.DNSError
 	var rh tls.RecordHeaderError
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns) && dns.IsNotFound || errors.As(err, &rh) ||
+		errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
 		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 		return false
 	}

@@ -372,3 +372,75 @@ func TestSFTPErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestSFTPEncryptedKey logs in with passphrase-protected keys made by
+// ssh-keygen: OpenSSH's own format (the public key is readable without the
+// passphrase) and legacy PEM (it is not; FILE.pub or decrypting up front
+// supplies it). The passphrase is asked for once, and a wrong one is an auth
+// error.
+func TestSFTPEncryptedKey(t *testing.T) {
+	keygen, err := exec.LookPath("ssh-keygen")
+	if err != nil {
+		servers.Unavailable(t, "ssh-keygen is not installed", "run .ci/install-sshd.sh")
+	}
+	const pass = "correct horse battery staple"
+	dir := t.TempDir()
+	type keyCase struct {
+		name    string
+		args    []string
+		keepPub bool
+	}
+	cases := []keyCase{
+		{"openssh-ed25519", []string{"-t", "ed25519"}, true},
+		{"openssh-ed25519-nopub", []string{"-t", "ed25519"}, false},
+		{"pem-rsa", []string{"-t", "rsa", "-b", "2048", "-m", "PEM"}, true},
+		{"pem-rsa-nopub", []string{"-t", "rsa", "-b", "2048", "-m", "PEM"}, false},
+	}
+	var pubs []ssh.PublicKey
+	files := map[string]string{}
+	for _, c := range cases {
+		file := filepath.Join(dir, c.name)
+		args := append([]string{"-q", "-N", pass, "-C", c.name, "-f", file}, c.args...)
+		if out, err := exec.Command(keygen, args...).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen %v: %v %s", args, err, out)
+		}
+		b, err := os.ReadFile(file + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, _, _, _, err := ssh.ParseAuthorizedKey(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs = append(pubs, pub)
+		if !c.keepPub {
+			os.Remove(file + ".pub")
+		}
+		files[c.name] = file
+	}
+	srv := servers.StartSSHD(t, servers.WithSSHAuthorizedKeys(pubs...))
+	base := sftpOptions(t, srv)
+	base.Password = ""
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			asked := 0
+			opts := base
+			opts.KeyFile = files[c.name]
+			opts.KeyPassphrase = func() ([]byte, error) { asked++; return []byte(pass), nil }
+			r, err := openSFTP(t, srv.URL, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Put(context.Background(), c.name, strings.NewReader("x"), 1); err != nil {
+				t.Fatal(err)
+			}
+			if asked != 1 {
+				t.Errorf("passphrase asked %d times, want 1", asked)
+			}
+			opts.KeyPassphrase = func() ([]byte, error) { return []byte("wrong"), nil }
+			if _, err := openSFTP(t, srv.URL, opts); !errors.Is(err, remote.ErrAuth) || !errors.Is(err, sftp.ErrPassphrase) {
+				t.Errorf("wrong passphrase: got %v, want remote.ErrAuth and sftp.ErrPassphrase", err)
+			}
+		})
+	}
+}

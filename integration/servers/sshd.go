@@ -62,6 +62,13 @@ type SSHOption func(*sshConfig)
 type sshConfig struct {
 	auth          SSHAuth
 	knownHostType string
+	extraKeys     []ssh.PublicKey
+}
+
+// WithSSHAuthorizedKeys authorizes more client keys, beside the variants'
+// own: keys a test makes itself, such as encrypted ones.
+func WithSSHAuthorizedKeys(keys ...ssh.PublicKey) SSHOption {
+	return func(c *sshConfig) { c.extraKeys = append(c.extraKeys, keys...) }
 }
 
 // WithSSHAuth picks the auth variant (default SSHAuthPassword).
@@ -170,6 +177,9 @@ func StartSSHD(t testing.TB, opts ...SSHOption) *Server {
 		}
 		authorized.Write(ssh.MarshalAuthorizedKey(signer.PublicKey()))
 		keyFiles[a] = file
+	}
+	for _, k := range cfg.extraKeys {
+		authorized.Write(ssh.MarshalAuthorizedKey(k))
 	}
 	authKeys := filepath.Join(dir, "authorized_keys")
 	if err := os.WriteFile(authKeys, authorized.Bytes(), 0o644); err != nil {

@@ -59,7 +59,48 @@ func (c *credentials) Close() {
 	}
 }
 
-func newCredentials(password string, opts remote.Options) (*credentials, error) {
+// namedSigner is a key and what to call it in the log.
+type namedSigner struct {
+	ssh.Signer
+	what string
+}
+
+// keyFiles are the private keys read from files, loaded once per Remote so
+// that a reconnection does not ask for a passphrase again.
+type keyFiles struct {
+	explicit []namedSigner // --key
+	defaults []namedSigner // ~/.ssh/id_*
+}
+
+func loadKeyFiles(opts remote.Options) (*keyFiles, error) {
+	k := &keyFiles{}
+	if opts.KeyFile != "" {
+		s, err := loadKey(opts.KeyFile, opts.KeyPassphrase, true)
+		if err != nil {
+			return nil, err
+		}
+		k.explicit = append(k.explicit, namedSigner{s, "publickey " + opts.KeyFile})
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		for _, name := range defaultKeys {
+			file := filepath.Join(home, ".ssh", name)
+			if _, err := os.Stat(file); err != nil {
+				continue
+			}
+			s, err := loadKey(file, opts.KeyPassphrase, false)
+			if err != nil {
+				opts.Logger.Debug("skip default key", "file", file, "err", err)
+				continue
+			}
+			k.defaults = append(k.defaults, namedSigner{s, "publickey " + file})
+		}
+	}
+	return k, nil
+}
+
+// newCredentials builds the auth methods for one connection; the agent is
+// asked afresh each time, since its keys may have changed.
+func newCredentials(password string, opts remote.Options, files *keyFiles) (*credentials, error) {
 	c := &credentials{state: &authState{}}
 	log := opts.Logger
 
@@ -74,12 +115,8 @@ func newCredentials(password string, opts remote.Options) (*credentials, error) 
 		signers = append(signers, &recordingSigner{Signer: s, what: what, state: c.state})
 	}
 
-	if opts.KeyFile != "" {
-		s, err := loadKey(opts.KeyFile, opts.KeyPassphrase, true)
-		if err != nil {
-			return nil, err
-		}
-		add(s, "publickey "+opts.KeyFile)
+	for _, s := range files.explicit {
+		add(s.Signer, s.what)
 	}
 	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
 		conn, err := net.Dial("unix", sock)
@@ -101,19 +138,8 @@ func newCredentials(password string, opts remote.Options) (*credentials, error) 
 			}
 		}
 	}
-	if home, err := os.UserHomeDir(); err == nil {
-		for _, name := range defaultKeys {
-			file := filepath.Join(home, ".ssh", name)
-			if _, err := os.Stat(file); err != nil {
-				continue
-			}
-			s, err := loadKey(file, opts.KeyPassphrase, false)
-			if err != nil {
-				log.Debug("skip default key", "file", file, "err", err)
-				continue
-			}
-			add(s, "publickey "+file)
-		}
+	for _, s := range files.defaults {
+		add(s.Signer, s.what)
 	}
 
 	var pwMethods []ssh.AuthMethod
@@ -188,7 +214,7 @@ func (s *recordingSigner) Algorithms() []string {
 func loadKey(file string, passphrase func() ([]byte, error), explicit bool) (ssh.Signer, error) {
 	pem, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("read key: %w", err)
+		return nil, fmt.Errorf("read key: %v", err) // not fs.ErrNotExist: that is about remote names
 	}
 	s, err := ssh.ParsePrivateKey(pem)
 	if err == nil {

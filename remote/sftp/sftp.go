@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -57,6 +58,9 @@ type Remote struct {
 	opts     remote.Options
 	log      *slog.Logger
 	hk       *hostKeys
+	keys     *keyFiles
+
+	handshake atomic.Pointer[idleConn] // the connection being set up
 
 	mu     sync.Mutex
 	link   *link
@@ -113,6 +117,20 @@ func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) 
 	}
 	hk.onWarn = func(msg string, args ...any) { r.log.Warn(msg, args...) }
 	r.hk = hk
+	if ask := opts.KeyPassphrase; ask != nil {
+		// A passphrase prompt during a handshake waits for a person, not
+		// the server: lift the idle deadline meanwhile.
+		opts.KeyPassphrase = func() ([]byte, error) {
+			if ic := r.handshake.Load(); ic != nil {
+				ic.end()
+				defer ic.begin()
+			}
+			return ask()
+		}
+	}
+	if r.keys, err = loadKeyFiles(opts); err != nil {
+		return nil, &fs.PathError{Op: "connect", Path: r.addr, Err: err}
+	}
 
 	l, err := r.get(ctx)
 	if err != nil {
@@ -207,23 +225,14 @@ func (r *Remote) dial(ctx context.Context) (*link, error) {
 	}
 	ic := &idleConn{Conn: nc, timeout: r.opts.Timeout}
 
-	opts := r.opts
-	if opts.KeyPassphrase != nil {
-		// A passphrase prompt waits for a person, not the server: lift the
-		// idle deadline meanwhile.
-		ask := opts.KeyPassphrase
-		opts.KeyPassphrase = func() ([]byte, error) {
-			ic.end()
-			defer ic.begin()
-			return ask()
-		}
-	}
-	creds, err := newCredentials(r.password, opts)
+	creds, err := newCredentials(r.password, r.opts, r.keys)
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
 	defer creds.Close()
+	r.handshake.Store(ic)
+	defer r.handshake.Store(nil)
 
 	r.hk.reset()
 	cfg := &ssh.ClientConfig{

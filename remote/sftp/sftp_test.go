@@ -813,3 +813,43 @@ func TestConformanceWithoutPosixRename(t *testing.T) {
 		},
 	})
 }
+
+// A reconnection reuses the decrypted key: the passphrase is asked once.
+func TestReconnectKeepsDecryptedKey(t *testing.T) {
+	isolate(t)
+	s, k := newKey(t)
+	srv := startServer(t, &server{authorized: []ssh.PublicKey{s.PublicKey()}})
+	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
+	enc := filepath.Join(t.TempDir(), "enc")
+	writeKey(t, enc, s, k, "pw")
+	asked := 0
+	r, err := open(t, srv, srv.home, remote.Options{KeyFile: enc, KnownHosts: kh,
+		KeyPassphrase: func() ([]byte, error) { asked++; return []byte("pw"), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	for _, c := range srv.conns {
+		c.Close()
+	}
+	srv.mu.Unlock()
+	ctx := context.Background()
+	if _, err := r.List(ctx, ""); err != nil {
+		if _, err := r.List(ctx, ""); err != nil {
+			t.Fatalf("after reconnecting: %v", err)
+		}
+	}
+	if asked != 1 {
+		t.Errorf("passphrase asked %d times, want 1", asked)
+	}
+}
+
+func TestMissingKeyFile(t *testing.T) {
+	isolate(t)
+	srv := startServer(t, &server{})
+	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
+	_, err := open(t, srv, "/", remote.Options{KeyFile: filepath.Join(t.TempDir(), "nope"), KnownHosts: kh})
+	if err == nil || errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("missing key file: got %v; want an error naming it that is not fs.ErrNotExist", err)
+	}
+}

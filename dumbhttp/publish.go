@@ -96,6 +96,11 @@ var (
 	// repository does not have, usually because someone else published
 	// there. Fetch their work, or publish with Force to replace it.
 	ErrDiverged = errors.New("target has refs whose objects are not in the local repository")
+	// ErrTargetChanged means that info/refs or objects/info/packs changed
+	// on the target while this publish ran: another publish ran at the same
+	// time. Nothing was changed that a reader could see but the new pack,
+	// which the next publish removes or reuses. Publish again.
+	ErrTargetChanged = errors.New("target changed during publish")
 	// ErrHeadNotPublished means Options.Head names a branch that is not
 	// among the published refs.
 	ErrHeadNotPublished = errors.New("branch is not among the published refs")
@@ -122,6 +127,7 @@ type target struct {
 	listed                            []string // objects/info/packs, in order
 	files                             map[string]remote.FileInfo
 	looseRefs                         []string
+	temps                             []string // in objects/pack, from earlier runs
 }
 
 // Publish makes the repository at repoDir available over dumb HTTP from the
@@ -308,14 +314,23 @@ func Publish(ctx context.Context, repoDir string, r remote.Remote, opts Options)
 		after = append(after, put{name: packedRefsName, data: packedRefs})
 	}
 	var headPut, tail []put
-	if !bytes.Equal(headContent, t.head) {
-		headPut = append(headPut, put{name: headName, data: headContent})
-	}
 	if !t.hasPacks || !bytes.Equal(packs, t.packs) {
 		tail = append(tail, put{name: packsName, data: packs})
 	}
 	if refsChanged {
 		tail = append(tail, put{name: infoRefsName, data: infoRefs})
+	}
+	if !bytes.Equal(headContent, t.head) {
+		// HEAD goes before info/refs, so that the first clone to see the new
+		// refs sees the new HEAD, unless it names a branch the old refs lack
+		// while an old HEAD is there: then a clone of the old refs would
+		// find HEAD dangling, and it goes last.
+		h := put{name: headName, data: headContent}
+		if t.head != nil && !slices.ContainsFunc(t.refs, func(r Ref) bool { return r.Name == head }) {
+			tail = append(tail, h)
+		} else {
+			headPut = append(headPut, h)
+		}
 	}
 
 	// Loose refs on the target would hide packed-refs from a local clone.
@@ -356,7 +371,11 @@ func Publish(ctx context.Context, repoDir string, r remote.Remote, opts Options)
 	for _, u := range all {
 		res.Uploaded = append(res.Uploaded, u.name)
 	}
-	res.Deleted = slices.Concat(looseDeletes, packDeletes)
+	var tempDeletes []string
+	for _, name := range t.temps {
+		tempDeletes = append(tempDeletes, packDir+"/"+name)
+	}
+	res.Deleted = slices.Concat(looseDeletes, packDeletes, tempDeletes)
 	res.UpToDate = len(all) == 0 && len(res.Changes) == 0
 	if res.UpToDate {
 		log.Info("target is up to date", "head", head, "refs", len(refs))
@@ -422,6 +441,23 @@ func Publish(ctx context.Context, repoDir string, r remote.Remote, opts Options)
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	// The refs are about to change. If another publish changed them since
+	// this one read them, its objects and this one's would not add up:
+	// stop before anything refers to the new pack.
+	if len(after)+len(headPut)+len(tail) > 0 {
+		for _, f := range []struct {
+			name string
+			was  []byte
+		}{{infoRefsName, t.infoRefs}, {packsName, t.packs}} {
+			now, _, err := readFile(ctx, r, f.name)
+			if err != nil {
+				return nil, err
+			}
+			if !bytes.Equal(now, f.was) {
+				return nil, fmt.Errorf("publish: %s: %w", f.name, ErrTargetChanged)
+			}
+		}
+	}
 	if err := putAll(after); err != nil {
 		return nil, err
 	}
@@ -453,6 +489,13 @@ func Publish(ctx context.Context, repoDir string, r remote.Remote, opts Options)
 		}
 		if err := g.Wait(); err != nil {
 			return nil, err
+		}
+	}
+	// Temporary files an interrupted publish left in objects/pack, which can
+	// be large. Failing to remove them fails nothing.
+	for _, name := range tempDeletes {
+		if err := deleteOne(name); err != nil {
+			log.Warn("cannot remove a leftover temporary file", "name", name, "err", err)
 		}
 	}
 	return res, nil
@@ -512,7 +555,11 @@ func readTarget(ctx context.Context, r remote.Remote) (*target, error) {
 		return nil, err
 	}
 	for _, e := range entries {
-		if !e.IsDir && !remote.IsTemp(e.Name) {
+		switch {
+		case e.IsDir:
+		case remote.IsTemp(e.Name):
+			t.temps = append(t.temps, e.Name)
+		default:
 			t.files[e.Name] = e
 		}
 	}

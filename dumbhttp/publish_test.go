@@ -2,6 +2,7 @@ package dumbhttp
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gftp/gftp/remote"
+	"github.com/gftp/gftp/remote/local"
 )
 
 // tagRepo adds lightweight, annotated, nested and non-commit tags and a
@@ -484,4 +488,74 @@ func TestPackDeltasAndIndex(t *testing.T) {
 		t.Error("index differs from the one git index-pack writes")
 	}
 	checkClone(t, src, dst)
+}
+
+// hookRemote runs hook after each successful rename.
+type hookRemote struct {
+	remote.Remote
+	hook func(to string)
+}
+
+func (h *hookRemote) Rename(ctx context.Context, from, to string) error {
+	err := h.Remote.Rename(ctx, from, to)
+	if err == nil {
+		h.hook(to)
+	}
+	return err
+}
+
+// A publish that finds the refs changed under it (another publish ran)
+// stops before it changes any ref; the next publish reuses its pack.
+func TestTargetChangedDuringPublish(t *testing.T) {
+	requireGit(t)
+	src := newRepo(t)
+	dst := t.TempDir()
+	publish(t, src, dst, Options{})
+	commit(t, src, "x.txt", "x\n")
+	infoRefs := filepath.Join(dst, "info", "refs")
+	packedRefs := readFileT(t, filepath.Join(dst, "packed-refs"))
+	lr, _ := local.New(dst)
+	hr := &hookRemote{Remote: lr, hook: func(to string) {
+		if strings.HasSuffix(to, ".idx") {
+			b := readFileT(t, infoRefs)
+			oid, _, _ := strings.Cut(string(b), "\t")
+			os.WriteFile(infoRefs, append(b, oid+"\trefs/heads/other\n"...), 0o644)
+		}
+	}}
+	_, err := Publish(context.Background(), src, hr, Options{})
+	if !errors.Is(err, ErrTargetChanged) {
+		t.Fatalf("publish over a concurrent change: %v, want ErrTargetChanged", err)
+	}
+	if !bytes.Equal(packedRefs, readFileT(t, filepath.Join(dst, "packed-refs"))) {
+		t.Error("packed-refs changed after the conflict was seen")
+	}
+	res := publish(t, src, dst, Options{})
+	for _, u := range res.Uploaded {
+		if strings.HasPrefix(u, "objects/pack/") {
+			t.Errorf("the pack the failed publish left was uploaded again: %q", res.Uploaded)
+		}
+	}
+	if len(res.Changes) != 2 { // main moved, other removed
+		t.Errorf("changes = %+v", res.Changes)
+	}
+	checkClone(t, src, dst)
+}
+
+// Temporary files that an interrupted publish left in objects/pack go.
+func TestLeftoverTempsRemoved(t *testing.T) {
+	requireGit(t)
+	src := newRepo(t)
+	dst := t.TempDir()
+	publish(t, src, dst, Options{})
+	tmp := filepath.Join(dst, "objects", "pack", remote.TempPrefix+"0123456789ab")
+	if err := os.WriteFile(tmp, []byte("partial pack"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := publish(t, src, dst, Options{})
+	if !res.UpToDate || !slices.Equal(res.Deleted, []string{"objects/pack/" + remote.TempPrefix + "0123456789ab"}) {
+		t.Errorf("result %+v", res)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary file still there: %v", err)
+	}
 }

@@ -75,6 +75,13 @@ func TestEveryStepIsConsistent(t *testing.T) {
 		{"repack", func() { commit(t, src, "s2.txt", "two\n") }, Options{Repack: true}},
 		{"after repack", func() { commit(t, src, "s3.txt", "three\n") }, Options{}},
 		{"branch deleted", func() { git(t, src, "branch", "-D", "feature/x") }, Options{}},
+		{"HEAD moves to a new branch", func() {
+			git(t, src, "branch", "next")
+			git(t, src, "checkout", "-q", "next")
+			commit(t, src, "next.txt", "next\n")
+			git(t, src, "checkout", "-q", "main")
+		}, Options{Head: "next"}},
+		{"HEAD moves back", func() {}, Options{}},
 	}
 	for _, st := range steps {
 		old := strings.Join(refsOf(t, src, false), "\n")
@@ -89,6 +96,9 @@ func TestEveryStepIsConsistent(t *testing.T) {
 				}
 				if _, err := gitErr(c, "fsck", "--full", "--strict", "--no-dangling"); err != nil {
 					t.Errorf("%s: fsck of clone from %s after %s %s: %v", st.name, from, op, name, err)
+				}
+				if _, err := gitErr(c, "rev-parse", "--verify", "HEAD"); err != nil {
+					t.Errorf("%s: clone from %s after %s %s has no HEAD: %v", st.name, from, op, name, err)
 				}
 				got := strings.Join(refsOf(t, c, true), "\n")
 				if got != old && got != new {

@@ -188,6 +188,7 @@ type dataConn struct {
 	timeout  time.Duration
 	log      *slog.Logger
 	id       int
+	tee      *bytes.Buffer // receives what is read (listings)
 
 	mu          sync.Mutex
 	established bool
@@ -261,10 +262,17 @@ func (d *dataConn) Read(p []byte) (int, error) {
 	if d.timeout > 0 {
 		_ = d.Conn.SetReadDeadline(time.Now().Add(d.timeout))
 	}
+	var n int
+	var err error
 	if d.tls != nil {
-		return d.tls.Read(p)
+		n, err = d.tls.Read(p)
+	} else {
+		n, err = d.Conn.Read(p)
 	}
-	return d.Conn.Read(p)
+	if d.tee != nil && n > 0 {
+		d.tee.Write(p[:n])
+	}
+	return n, err
 }
 
 func (d *dataConn) Write(p []byte) (int, error) {

@@ -216,8 +216,9 @@ type session struct {
 	ctx     context.Context // of the operation in progress, for data dials
 	mu      sync.Mutex
 	data    *dataConn
-	pending net.Listener // active mode: listening for the next data connection
-	noEPRT  bool         // active mode: the server has no EPRT
+	capture *bytes.Buffer // set while listing: the data connection copies the listing here
+	pending net.Listener  // active mode: listening for the next data connection
+	noEPRT  bool          // active mode: the server has no EPRT
 }
 
 // dial opens and logs in one control connection.
@@ -375,6 +376,7 @@ func (s *session) dialData(network, addr string) (net.Conn, error) {
 		}
 		dc := &dataConn{
 			ch:      &acceptChannel{l: l, server: server},
+			tee:     s.capture,
 			cfg:     s.tlsCfg,
 			timeout: s.r.opts.Timeout,
 			log:     s.r.log,
@@ -397,6 +399,7 @@ func (s *session) dialData(network, addr string) (net.Conn, error) {
 	dc := &dataConn{
 		Conn:    c,
 		ch:      dialedChannel{c},
+		tee:     s.capture,
 		cfg:     s.tlsCfg,
 		timeout: s.r.opts.Timeout,
 		log:     s.r.log,
@@ -785,11 +788,19 @@ func (s *session) list(name string) ([]remote.FileInfo, error) {
 	if err := s.sc.ChangeDir(s.r.path(name)); err != nil {
 		return nil, classify("CWD", err)
 	}
-	arg := ""
-	if !s.mlst {
-		arg = "-a"
+	if s.mlst {
+		// The library drops MLSD lines it cannot parse (a "modify" fact
+		// with fractions of a second, say), so the listing is read here.
+		s.capture = &bytes.Buffer{}
+		_, err := s.sc.List("")
+		raw := s.capture
+		s.capture = nil
+		if err != nil {
+			return nil, classify("MLSD", err)
+		}
+		return parseMLSD(raw.String())
 	}
-	entries, err := s.sc.List(arg)
+	entries, err := s.sc.List("-a")
 	if err != nil {
 		return nil, classify("LIST", err)
 	}

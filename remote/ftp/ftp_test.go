@@ -542,3 +542,23 @@ func TestRenameOverRemovesFirst(t *testing.T) {
 		t.Errorf("rename of a missing file: got %v, want fs.ErrNotExist", err)
 	}
 }
+
+// TestStaleConnection lets the server drop an idle pooled connection: the
+// NOOP check finds it dead, and the next operation gets a fresh one.
+func TestStaleConnection(t *testing.T) {
+	defer ftp.SetIdleCheck(500 * time.Millisecond)()
+	srv := start(t, ftptest.Config{User: "u", Password: "p", IdleTimeout: time.Second})
+	var logs logBuf
+	r, err := open(t, srv.URL(), remote.Options{User: "u", Password: "p", Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	time.Sleep(2500 * time.Millisecond)
+	if err := r.Put(context.Background(), "f", strings.NewReader("x"), 1); err != nil {
+		t.Fatalf("put after the server dropped the idle connection: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "conn=2") {
+		t.Errorf("no second connection:\n%s", logs.String())
+	}
+}

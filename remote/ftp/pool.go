@@ -11,7 +11,7 @@ import (
 // idleCheck is how long a connection may sit idle before it is checked with
 // NOOP on reuse: servers drop idle clients, and a dead connection found in
 // the middle of a STOR costs more than one round trip.
-const idleCheck = 5 * time.Second
+var idleCheck = 5 * time.Second
 
 var errClosed = errors.New("remote closed")
 

@@ -58,6 +58,9 @@ type Config struct {
 	// NoRenameOver makes RNTO fail when the target exists, as some
 	// servers (and Windows file systems) do.
 	NoRenameOver bool
+	// IdleTimeout closes control connections idle this long (default 300s;
+	// whole seconds).
+	IdleTimeout time.Duration
 	// Logger receives the server's own logs (discarded when nil).
 	Logger *slog.Logger
 }
@@ -249,12 +252,16 @@ type driver struct {
 }
 
 func (d *driver) GetSettings() (*ftpserver.Settings, error) {
+	idle := 300
+	if d.s.cfg.IdleTimeout > 0 {
+		idle = max(1, int(d.s.cfg.IdleTimeout/time.Second))
+	}
 	st := &ftpserver.Settings{
 		Listener:    d.listener,
 		Banner:      "gftp ftptest",
 		DisableMLSD: d.s.cfg.DisableMLST,
 		DisableMLST: d.s.cfg.DisableMLST,
-		IdleTimeout: 300,
+		IdleTimeout: idle,
 		// Active mode connects back from any port, not 20.
 		ActiveTransferPortNon20: true,
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gftp/gftp/remote"
+	"github.com/gftp/gftp/remote/retry"
 )
 
 // Observer hears about the executor's progress. Its methods are called
@@ -33,6 +34,9 @@ type Executor struct {
 	Jobs     int          // parallel transfers (at least 1)
 	Observer Observer     // may be nil
 	Logger   *slog.Logger // may be nil
+	// Retry retries an upload that failed transiently, with a fresh read of
+	// its content each time (the zero Policy does not retry).
+	Retry retry.Policy
 }
 
 // Result counts what a run did.
@@ -208,9 +212,9 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	return res, nil
 }
 
-// upload sends one file. When its directory is missing on the server (drift,
-// or a directory that held only ignored files), it creates it and tries
-// once more.
+// upload sends one file, reading its content afresh for each attempt. When
+// its directory is missing on the server (drift, or a directory that held
+// only ignored files), it creates it and tries once more.
 func (e *Executor) upload(ctx context.Context, a Action, obs Observer, total *atomic.Int64) error {
 	try := func() error {
 		rc, err := a.open(e.Repo)
@@ -225,15 +229,17 @@ func (e *Executor) upload(ctx context.Context, a Action, obs Observer, total *at
 		}
 		return err
 	}
-	err := try()
-	if err != nil && errors.Is(err, fs.ErrNotExist) && ctx.Err() == nil {
-		if d := remote.Dir(a.Path); d != "" {
-			if merr := remote.MkdirAll(ctx, e.Remote, d); merr == nil {
-				err = try()
+	return e.Retry.Do(ctx, "upload", a.Path, func() error {
+		err := try()
+		if err != nil && errors.Is(err, fs.ErrNotExist) && ctx.Err() == nil {
+			if d := remote.Dir(a.Path); d != "" {
+				if merr := remote.MkdirAll(ctx, e.Remote, d); merr == nil {
+					err = try()
+				}
 			}
 		}
-	}
-	return err
+		return err
+	})
 }
 
 // parallel runs fn over items with at most jobs at once, and stops handing

@@ -119,6 +119,13 @@ func PutAtomic(ctx context.Context, r Remote, name string, src io.Reader, size i
 	if a, ok := r.(AtomicPutter); ok {
 		return a.PutAtomic(ctx, name, src, size)
 	}
+	return PutViaTemp(ctx, r, name, src, size)
+}
+
+// PutViaTemp is PutAtomic's way for transports that are not atomic by
+// themselves: Put to a temporary name, then Rename over name. Decorators
+// that implement AtomicPutter to pass the capability through call it.
+func PutViaTemp(ctx context.Context, r Remote, name string, src io.Reader, size int64) error {
 	tmp := TempName(name)
 	if err := r.Put(ctx, tmp, src, size); err != nil {
 		removeQuietly(r, tmp)

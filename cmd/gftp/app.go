@@ -20,6 +20,7 @@ import (
 
 	"github.com/gftp/gftp/deploy"
 	"github.com/gftp/gftp/remote"
+	"github.com/gftp/gftp/remote/retry"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -63,6 +64,7 @@ func (a *app) connFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cache-control", Usage: "S3: Cache-Control `VALUE` for uploaded objects"},
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "parallel transfers (`N` connections)"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "idle `DURATION` after which a stalled network read or write fails"},
+		&cli.IntFlag{Name: "retries", Value: 3, Usage: "retry a transient failure (dropped connection, 421/425/426/450/451, timeout, S3 5xx) up to `N` times, with backoff"},
 	}
 }
 
@@ -255,7 +257,18 @@ func (a *app) open(ctx context.Context, cmd *cli.Command, t *target) (remote.Rem
 		u.User = url.User(opts.User)
 	}
 	a.log.Info("connecting", "url", remote.Redact(u.String()))
-	return remote.Open(ctx, &u, opts)
+	r, err := remote.Open(ctx, &u, opts)
+	if err != nil {
+		return nil, err
+	}
+	return retry.New(r, a.retryPolicy(cmd)), nil
+}
+
+func (a *app) retryPolicy(cmd *cli.Command) retry.Policy {
+	p := retry.DefaultPolicy
+	p.Retries = max(int(cmd.Int("retries")), 0)
+	p.Logger = a.log
+	return p
 }
 
 // remoteOptions gathers credentials and transport settings.
@@ -517,7 +530,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 		return nil
 	}
 	prog := newProgress(a.stderr, plan, a.verbose >= 0 && a.verbose < 2)
-	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: prog, Logger: a.log}
+	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: prog, Logger: a.log, Retry: a.retryPolicy(cmd)}
 	res, err := ex.Run(ctx, plan)
 	prog.Finish()
 	if err != nil {

@@ -359,3 +359,19 @@ func TestFTPQuota(t *testing.T) {
 		t.Fatalf("list after the quota error: %v", err)
 	}
 }
+
+// TestFTPPlainToTLSServer uses ftp:// against servers that require TLS: the
+// error must say so, and must not pass for wrong credentials.
+func TestFTPPlainToTLSServer(t *testing.T) {
+	for _, kind := range []servers.Kind{servers.VsftpdFTPES13, servers.PureFTPdTLS, servers.ProFTPdTLS} {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := servers.Start(t, kind)
+			u := strings.Replace(srv.URL, "ftpes://", "ftp://", 1)
+			_, err := openFTP(t, u, ftpOptions(srv, nil))
+			t.Logf("error: %v", err)
+			if !errors.Is(err, ftp.ErrTLSRequired) || errors.Is(err, remote.ErrAuth) {
+				t.Fatalf("got %v, want ftp.ErrTLSRequired and not remote.ErrAuth", err)
+			}
+		})
+	}
+}

@@ -66,6 +66,9 @@ func classify(cmd string, err error) error {
 
 func codeKind(cmd string, code int, msg string) error {
 	lower := strings.ToLower(msg)
+	if (cmd == "USER" || cmd == "PASS") && code >= 400 && needsTLS(lower) {
+		return ErrTLSRequired
+	}
 	switch code {
 	case codeUnavailable, codeCantOpenData, codeTransferAbort, codeFileBusy, codeLocalError:
 		return remote.ErrTemporary
@@ -100,6 +103,14 @@ func codeKind(cmd string, code int, msg string) error {
 		}
 	}
 	return nil
+}
+
+// needsTLS reports a refusal of clear text: vsftpd "530 Non-anonymous
+// sessions must use encryption.", proftpd "550 SSL/TLS required on the
+// control channel", pure-ftpd "534 ... Please reconnect using TLS".
+func needsTLS(lower string) bool {
+	return strings.Contains(lower, "encryption") || strings.Contains(lower, "tls") ||
+		strings.Contains(lower, "ssl") || strings.Contains(lower, "cleartext")
 }
 
 // tooMany reports a refusal because of the number of connections: 421 at

@@ -57,6 +57,10 @@ const (
 // AUTH TLS. The client then closes the connection without sending USER.
 var ErrTLSRefused = errors.New("server refused AUTH TLS")
 
+// ErrTLSRequired is returned for ftp:// when the server insists on TLS
+// before login; ftpes:// is the cure.
+var ErrTLSRequired = errors.New("server requires TLS (use ftpes://)")
+
 // Remote is a directory on an FTP server. It is safe for concurrent use; it
 // keeps up to Options.Jobs logged-in connections.
 type Remote struct {

@@ -276,6 +276,7 @@ func (r *Remote) dial(ctx context.Context) (*link, error) {
 	}
 	r.log.Debug("ssh handshake", attrs...)
 	r.log.Debug("ssh authenticated", "user", r.user, "method", creds.state.String())
+	r.log.Info("connected", "addr", r.addr, "user", r.user, "server", string(sc.ServerVersion()))
 
 	l := &link{
 		ssh:         client,

@@ -9,6 +9,11 @@
 // from the new refs and not from the published ones, and writes files in the
 // order that keeps readers consistent: the pack and its index, then the
 // refs, then objects/info/packs, then info/refs, and deletions last.
+//
+// Publishes to one target must not overlap: the caller holds a lock. A
+// publish that notices another one changed the refs under it stops with
+// ErrTargetChanged before it changes any ref, but only a lock closes the
+// window.
 package dumbhttp
 
 import (
@@ -63,12 +68,14 @@ type Options struct {
 // Result reports what a publish did, or, with DryRun, would do.
 type Result struct {
 	// Uploaded are the remote names written, in the order they became
-	// visible (the pack before its index, info/refs last).
+	// visible (the pack before its index, info/refs last). With DryRun the
+	// new pack is named "objects/pack/pack-<new>.pack" (and .idx).
 	Uploaded []string
 	// Deleted are the remote names removed, in order.
 	Deleted []string
 	// UpToDate is true when the target already had every ref and object:
-	// nothing was uploaded.
+	// nothing was uploaded. Deleted may still list packs that an earlier
+	// publish superseded and leftover temporary files.
 	UpToDate bool
 	// NewObjects is the number of objects in the new pack (0 if none).
 	NewObjects int
@@ -226,9 +233,11 @@ func Publish(ctx context.Context, repoDir string, r remote.Remote, opts Options)
 		published[h] = true
 	}
 	var tips []plumbing.Hash
+	isTip := map[plumbing.Hash]bool{}
 	allPublished := true
 	for _, ref := range refs {
-		if !slices.Contains(tips, ref.Hash) {
+		if !isTip[ref.Hash] {
+			isTip[ref.Hash] = true
 			tips = append(tips, ref.Hash)
 		}
 		allPublished = allPublished && published[ref.Hash]

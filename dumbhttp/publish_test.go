@@ -559,3 +559,26 @@ func TestLeftoverTempsRemoved(t *testing.T) {
 		t.Errorf("temporary file still there: %v", err)
 	}
 }
+
+// The source may be a bare repository or a linked work tree; a linked work
+// tree's HEAD is its own branch.
+func TestSourceKinds(t *testing.T) {
+	requireGit(t)
+	src := newRepo(t)
+	git(t, src, "tag", "-a", "-m", "v", "v1")
+	bare := filepath.Join(t.TempDir(), "bare.git")
+	git(t, "", "clone", "-q", "--bare", src, bare)
+	dst := t.TempDir()
+	publish(t, bare, dst, Options{})
+	checkClone(t, src, dst)
+
+	wt := filepath.Join(t.TempDir(), "wt")
+	git(t, src, "worktree", "add", "-q", "-b", "topic", wt)
+	commit(t, wt, "topic.txt", "topic\n")
+	dst2 := t.TempDir()
+	res := publish(t, wt, dst2, Options{})
+	if res.Head != "refs/heads/topic" {
+		t.Errorf("head from a linked work tree = %s, want refs/heads/topic", res.Head)
+	}
+	checkClone(t, wt, dst2)
+}

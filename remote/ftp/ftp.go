@@ -9,7 +9,11 @@
 // the way vsftpd needs).
 //
 // URL paths follow curl and git-ftp: ftp://host/www is www in the login
-// directory, ftp://host//srv/www is /srv/www.
+// directory, ftp://host//srv/www is /srv/www. Every command names an
+// absolute path built from the root (resolved with PWD at login).
+//
+// Passive mode is the default (EPSV, or PASV with Options.DisableEPSV);
+// Options.Active uses EPRT/PORT (see active.go).
 package ftp
 
 import (

@@ -562,3 +562,67 @@ func TestStaleConnection(t *testing.T) {
 		t.Errorf("no second connection:\n%s", logs.String())
 	}
 }
+
+// stallServer logs anyone in and then never answers.
+func stallServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.WriteString(c, "220 hi\r\n")
+				buf := make([]byte, 512)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					cmd := strings.ToUpper(strings.Fields(string(buf[:n]) + " x")[0])
+					switch cmd {
+					case "USER":
+						io.WriteString(c, "331 pass\r\n")
+					case "PASS":
+						io.WriteString(c, "230 ok\r\n")
+					case "FEAT":
+						io.WriteString(c, "502 no\r\n")
+					case "TYPE":
+						io.WriteString(c, "200 ok\r\n")
+					case "PWD":
+						io.WriteString(c, "257 \"/\"\r\n")
+					case "QUIT":
+						return
+					default: // stall
+					}
+				}
+			}()
+		}
+	}()
+	return "ftp://" + l.Addr().String() + "/"
+}
+
+func TestCancelBlockedRead(t *testing.T) {
+	r, err := open(t, stallServer(t), remote.Options{User: "u", Password: "p", Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = r.Stat(ctx, "x")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("cancel took %v", d)
+	}
+}

@@ -72,13 +72,38 @@ func OpenRepo(dir string) (*Repo, error) {
 func (r *Repo) Resolve(rev string) (*object.Commit, error) {
 	h, err := r.git.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
-		return nil, &UnknownCommitError{Rev: rev, Shallow: r.isShallow(), Err: err}
+		_, herr := r.git.Head()
+		return nil, &RevisionError{Rev: rev, NoCommits: errors.Is(herr, plumbing.ErrReferenceNotFound), Err: err}
 	}
 	c, err := r.git.CommitObject(*h)
 	if err != nil {
-		return nil, &UnknownCommitError{Rev: rev, Shallow: r.isShallow(), Err: err}
+		return nil, &RevisionError{Rev: rev, Err: err}
 	}
 	return c, nil
+}
+
+// RevisionError says the commit to deploy cannot be found.
+type RevisionError struct {
+	Rev       string
+	NoCommits bool // the repository has no commit yet
+	Err       error
+}
+
+func (e *RevisionError) Error() string {
+	if e.NoCommits {
+		return "the repository has no commits yet"
+	}
+	return fmt.Sprintf("unknown revision %q", e.Rev)
+}
+
+func (e *RevisionError) Unwrap() error { return e.Err }
+
+// Hint tells what to do.
+func (e *RevisionError) Hint() string {
+	if e.NoCommits {
+		return "gftp deploys commits: commit your files first"
+	}
+	return "check the revision given with --commit (a SHA, branch or tag that git rev-parse knows)"
 }
 
 // Commit looks a commit up by its full hash.

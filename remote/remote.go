@@ -308,3 +308,33 @@ func Open(ctx context.Context, u *url.URL, opts Options) (Remote, error) {
 	}
 	return fn(ctx, u, opts)
 }
+
+// Wrapper is implemented by decorators (retry, ...) to expose the Remote
+// they wrap, so that optional capabilities of the transport can be found
+// through them, as errors.Unwrap does for errors.
+type Wrapper interface {
+	Unwrap() Remote
+}
+
+// As finds the first Remote in r's decorator chain that implements T.
+func As[T any](r Remote) (T, bool) {
+	for r != nil {
+		if t, ok := r.(T); ok {
+			return t, true
+		}
+		w, ok := r.(Wrapper)
+		if !ok {
+			break
+		}
+		r = w.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
+// PutIfAbsenter is implemented by transports with a conditional create
+// (an S3 PUT with If-None-Match: *): it fails with fs.ErrExist when name
+// exists, atomically. Locks use it where directories do not exist.
+type PutIfAbsenter interface {
+	PutIfAbsent(ctx context.Context, name string, r io.Reader) error
+}

@@ -79,11 +79,11 @@ func (a *app) command() *cli.Command {
 func (a *app) rootCommand() *cli.Command {
 	verbosity := 0
 	deployFlags := func(extra ...cli.Flag) []cli.Flag {
-		return append([]cli.Flag{
+		return append(append([]cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "print the plan and touch nothing on the remote"},
 			&cli.StringFlag{Name: "commit", Aliases: []string{"c"}, Usage: "deploy `SHA` (any revision) instead of HEAD"},
 			&cli.BoolFlag{Name: "allow-dirty", Usage: "deploy although tracked files have uncommitted changes"},
-		}, extra...)
+		}, lockFlags()...), extra...)
 	}
 	return &cli.Command{
 		Name:                   "gftp",
@@ -134,10 +134,10 @@ func (a *app) rootCommand() *cli.Command {
 				Name:      "catchup",
 				Usage:     "record the commit as deployed without uploading anything",
 				ArgsUsage: "[URL|SCOPE]",
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "say what would be recorded, and record nothing"},
 					&cli.StringFlag{Name: "commit", Aliases: []string{"c"}, Usage: "record `SHA` instead of HEAD"},
-				},
+				}, lockFlags()...),
 				Action: a.run(a.catchupCmd),
 			},
 			{
@@ -195,6 +195,37 @@ type target struct {
 	settings *settings
 	url      *url.URL
 	display  string // the URL without password, for messages
+}
+
+// lockFlags are the flags of the commands that take the remote lock.
+func lockFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "no-lock", Usage: "do not take the remote lock (" + deploy.LockName + ") that keeps two deploys apart"},
+		&cli.DurationFlag{Name: "lock-ttl", Value: time.Hour, Usage: "a lock older than `DURATION` may be broken with --break-lock"},
+		&cli.BoolFlag{Name: "break-lock", Usage: "break a lock older than --lock-ttl left by a deploy that died"},
+	}
+}
+
+// lock takes the remote lock unless --no-lock or --dry-run, and returns
+// its release, which runs however the command ends.
+func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commit string) (func(), error) {
+	if cmd.Bool("no-lock") || cmd.Bool("dry-run") {
+		return func() {}, nil
+	}
+	l, err := deploy.AcquireLock(ctx, r, deploy.NewLockInfo(cmd.Name, commit), deploy.LockOptions{
+		TTL:   cmd.Duration("lock-ttl"),
+		Break: cmd.Bool("break-lock"),
+		Warn:  func(msg string) { a.warn("%s", msg) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.log.Info("lock taken", "name", deploy.LockName)
+	return func() {
+		if err := l.Release(ctx); err != nil {
+			a.warn("could not remove the lock %s: %v; remove it by hand, or the next deploy needs --break-lock", deploy.LockName, err)
+		}
+	}, nil
 }
 
 // resolveTarget opens the repository and works out URL and settings. The
@@ -456,6 +487,11 @@ func (a *app) initCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer r.Close()
+	unlock, err := a.lock(ctx, cmd, r, to.Hash.String())
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return a.doInit(ctx, cmd, t, r, to)
 }
 
@@ -489,6 +525,11 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer r.Close()
+	unlock, err := a.lock(ctx, cmd, r, to.Hash.String())
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	from, err := deploy.ReadMarker(ctx, r, a.markerName(t))
 	if errors.Is(err, deploy.ErrNoMarker) && cmd.Bool("auto-init") {
 		a.log.Info("nothing deployed yet: running init (--auto-init)")
@@ -592,6 +633,11 @@ func (a *app) catchupCmd(ctx context.Context, cmd *cli.Command) error {
 	}
 	defer r.Close()
 	marker := a.markerName(t)
+	unlock, err := a.lock(ctx, cmd, r, to.Hash.String())
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if cmd.Bool("dry-run") {
 		fmt.Fprintf(a.stdout, "Dry run: would record %s as deployed in %s at %s.\n", to.Hash, marker, t.display)
 		return nil

@@ -74,10 +74,14 @@ func exitCode(err error) int {
 		se  *deploy.SubmoduleError
 		le  *deploy.LocalError
 		dty *DirtyError
+		lk  *deploy.LockedError
+		rv  *deploy.RevisionError
 	)
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &lk):
+		return exitLocked
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.As(err, &ce):
@@ -86,7 +90,7 @@ func exitCode(err error) int {
 		return exitUpload
 	case errors.Is(err, deploy.ErrNoMarker), errors.As(err, &de), errors.As(err, &me):
 		return exitDownload
-	case errors.As(err, &uc), errors.As(err, &se), errors.As(err, &dty), errors.Is(err, deploy.ErrNotRepo):
+	case errors.As(err, &uc), errors.As(err, &rv), errors.As(err, &se), errors.As(err, &dty), errors.Is(err, deploy.ErrNotRepo):
 		return exitGit
 	case errors.As(err, &le):
 		return exitFilesystem

@@ -15,13 +15,13 @@ func (a *app) publishDumbCommand() *cli.Command {
 		Name:      "publish-dumb",
 		Usage:     "publish the repository's dumb-HTTP layout (a bare repository git can clone over plain HTTP) to TARGET, uploading only what is new",
 		ArgsUsage: "TARGET (a URL or a scope)",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "refs", Usage: "publish the refs matching `PATTERN` (refs/heads/*, v*, main; '*' crosses '/'); default every branch and tag"},
 			&cli.StringFlag{Name: "head", Usage: "make HEAD point to `BRANCH` (default the current branch)"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "print what would be uploaded and deleted, and touch nothing"},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "replace published refs whose objects the local repository lacks"},
 			&cli.BoolFlag{Name: "repack", Usage: "write one pack of every published object; superseded packs are removed by a later publish"},
-		},
+		}, lockFlags()...),
 		Action: a.publishDumbCmd,
 	}
 }
@@ -36,6 +36,11 @@ func (a *app) publishDumbCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer r.Close()
+	unlock, err := a.lock(ctx, cmd, r, "")
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	res, err := dumbhttp.Publish(ctx, t.repo.Dir, r, dumbhttp.Options{
 		Refs:   cmd.StringSlice("refs"),
 		Head:   cmd.String("head"),

@@ -204,3 +204,6 @@ func (r *Remote) List(ctx context.Context, name string) (list []remote.FileInfo,
 	})
 	return list, err
 }
+
+// Unwrap implements remote.Wrapper.
+func (r *Remote) Unwrap() remote.Remote { return r.Remote }

@@ -1,0 +1,200 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"time"
+
+	"github.com/gftp/gftp/remote"
+)
+
+// LockName is the lock's name in the remote root. Where the target has
+// directories it is a directory, made with one MKD (or mkdir), which fails
+// when it exists, so two deploys cannot both get it. On S3 it is an object
+// written with a conditional PUT. Either way it holds the holder's details.
+const LockName = ".gftp.lock"
+
+// lockInfoName is the holder's details inside the lock directory.
+const lockInfoName = LockName + "/holder.json"
+
+// LockInfo says who holds the lock.
+type LockInfo struct {
+	Host    string    `json:"host"`
+	User    string    `json:"user"`
+	PID     int       `json:"pid"`
+	Commit  string    `json:"commit"`
+	Command string    `json:"command"`
+	Time    time.Time `json:"time"`
+}
+
+// NewLockInfo describes this process deploying commit.
+func NewLockInfo(command, commit string) LockInfo {
+	host, _ := os.Hostname()
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return LockInfo{Host: host, User: name, PID: os.Getpid(), Commit: commit, Command: command, Time: time.Now().UTC()}
+}
+
+func (i LockInfo) String() string {
+	c := i.Commit
+	if len(c) > 7 {
+		c = c[:7]
+	}
+	return fmt.Sprintf("%s@%s (pid %d, gftp %s of %s) since %s", i.User, i.Host, i.PID, i.Command, c, i.Time.Format(time.RFC3339))
+}
+
+// LockedError says another deploy holds the lock (exit code 7).
+type LockedError struct {
+	Holder *LockInfo // nil when the lock holds no readable details
+	Age    time.Duration
+	TTL    time.Duration
+}
+
+func (e *LockedError) Error() string {
+	who := "another deploy (its details are unreadable)"
+	if e.Holder != nil {
+		who = e.Holder.String()
+	}
+	return fmt.Sprintf("the remote is locked by %s", who)
+}
+
+// Stale reports whether the lock is older than its TTL.
+func (e *LockedError) Stale() bool { return e.Age > e.TTL }
+
+// unknownAge is the age of a lock whose time nobody can tell.
+const unknownAge = time.Duration(1<<63 - 1)
+
+// Hint tells how to proceed.
+func (e *LockedError) Hint() string {
+	if e.Age == unknownAge {
+		return "its age is unknown: if no deploy is running, run again with --break-lock"
+	}
+	if e.Stale() {
+		return fmt.Sprintf("the lock is %s old, older than --lock-ttl %s: if that deploy is dead, run again with --break-lock", e.Age.Round(time.Second), e.TTL)
+	}
+	return fmt.Sprintf("wait for that deploy to finish and run again; if it died, --break-lock breaks the lock once it is older than --lock-ttl %s (it is %s old)", e.TTL, e.Age.Round(time.Second))
+}
+
+// Lock is a held remote lock.
+type Lock struct {
+	r      remote.Remote
+	object bool // an S3 object rather than a directory
+}
+
+// LockOptions shape AcquireLock.
+type LockOptions struct {
+	TTL   time.Duration // a lock older than this may be broken
+	Break bool          // break a lock older than TTL
+	// Warn receives the message when a stale lock is broken.
+	Warn func(msg string)
+}
+
+// AcquireLock takes the remote lock for info, or fails with *LockedError.
+func AcquireLock(ctx context.Context, r remote.Remote, info LockInfo, opts LockOptions) (*Lock, error) {
+	for attempt := 0; ; attempt++ {
+		l, err := tryLock(ctx, r, info)
+		var le *LockedError
+		if !errors.As(err, &le) {
+			return l, err
+		}
+		le.TTL = opts.TTL
+		if attempt > 0 || !opts.Break || !le.Stale() {
+			return nil, le
+		}
+		if opts.Warn != nil {
+			opts.Warn(fmt.Sprintf("breaking a stale lock (%s old, --lock-ttl %s): %s", le.Age.Round(time.Second), opts.TTL, le.Error()))
+		}
+		if err := (&Lock{r: r, object: isObjectLock(r)}).Release(ctx); err != nil {
+			return nil, fmt.Errorf("break stale lock: %w", err)
+		}
+	}
+}
+
+func isObjectLock(r remote.Remote) bool {
+	_, ok := remote.As[remote.PutIfAbsenter](r)
+	return ok
+}
+
+func tryLock(ctx context.Context, r remote.Remote, info LockInfo) (*Lock, error) {
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	data = append(data, '\n')
+	if p, ok := remote.As[remote.PutIfAbsenter](r); ok {
+		err := p.PutIfAbsent(ctx, LockName, bytes.NewReader(data))
+		if errors.Is(err, fs.ErrExist) {
+			return nil, lockedBy(ctx, r, LockName)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("take lock: %w", err)
+		}
+		return &Lock{r: r, object: true}, nil
+	}
+	err = r.Mkdir(ctx, LockName)
+	if errors.Is(err, fs.ErrExist) {
+		return nil, lockedBy(ctx, r, lockInfoName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take lock: %w", err)
+	}
+	l := &Lock{r: r}
+	if err := r.Put(ctx, lockInfoName, bytes.NewReader(data), int64(len(data))); err != nil {
+		_ = l.Release(ctx)
+		return nil, fmt.Errorf("take lock: %w", err)
+	}
+	return l, nil
+}
+
+// lockedBy reads the holder's details. Without them (a holder that died
+// between its MKD and writing them), the lock's own time tells its age.
+func lockedBy(ctx context.Context, r remote.Remote, name string) error {
+	le := &LockedError{}
+	if rc, err := r.Open(ctx, name); err == nil {
+		var info LockInfo
+		data, _ := io.ReadAll(io.LimitReader(rc, 1<<16))
+		rc.Close()
+		if json.Unmarshal(data, &info) == nil && !info.Time.IsZero() {
+			le.Holder = &info
+			le.Age = time.Since(info.Time)
+			return le
+		}
+	}
+	if fi, err := r.Stat(ctx, LockName); err == nil && !fi.ModTime.IsZero() {
+		le.Age = time.Since(fi.ModTime)
+	} else {
+		le.Age = unknownAge // breakable with --break-lock
+	}
+	return le
+}
+
+// Release removes the lock. It runs on a fresh context, so that a failed or
+// interrupted deploy still releases it.
+func (l *Lock) Release(context.Context) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if l.object {
+		err := l.r.Remove(ctx, LockName)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if err := l.r.Remove(ctx, lockInfoName); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	err := l.r.Rmdir(ctx, LockName)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}

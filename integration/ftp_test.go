@@ -375,3 +375,47 @@ func TestFTPPlainToTLSServer(t *testing.T) {
 		})
 	}
 }
+
+// TestFTPPASV transfers with --disable-epsv (PASV), passive and active
+// (PORT instead of EPRT).
+func TestFTPPASV(t *testing.T) {
+	for _, kind := range []servers.Kind{servers.VsftpdFTPES13, servers.PureFTPdTLS, servers.ProFTPdTLS} {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := servers.Start(t, kind)
+			for _, active := range []bool{false, true} {
+				var logs ftpLog
+				opts := ftpOptions(srv, logs.logger())
+				opts.DisableEPSV = true
+				opts.Active = active
+				r, err := openFTP(t, srv.URL, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx := context.Background()
+				data := remotetest.Content(3, 2<<20)
+				name := fmt.Sprintf("f-%v", active)
+				if err := r.Put(ctx, name, bytes.NewReader(data), int64(len(data))); err != nil {
+					t.Fatalf("put (active %v): %v", active, err)
+				}
+				rc, err := r.Open(ctx, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(rc)
+				rc.Close()
+				if err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("read back (active %v): %v", active, err)
+				}
+				r.Close()
+				out := logs.String()
+				want := `msg="> PASV"`
+				if active {
+					want = `msg="> PORT `
+				}
+				if !strings.Contains(out, want) || strings.Contains(out, `msg="> EPSV"`) || strings.Contains(out, `msg="> EPRT`) {
+					t.Errorf("active %v: dialogue lacks %s or has EPSV/EPRT:\n%s", active, want, tail(out, 3000))
+				}
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -442,5 +443,90 @@ func TestSFTPEncryptedKey(t *testing.T) {
 				t.Errorf("wrong passphrase: got %v, want remote.ErrAuth and sftp.ErrPassphrase", err)
 			}
 		})
+	}
+}
+
+// slowReader yields a little at a time, so that an upload is still going
+// when the test breaks the connection.
+type slowReader struct {
+	n       int
+	started chan struct{}
+	once    bool
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if !s.once {
+		s.once = true
+		close(s.started)
+	}
+	if s.n == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(5 * time.Millisecond)
+	n := min(len(p), s.n, 4096)
+	s.n -= n
+	return n, nil
+}
+
+// TestSFTPConnectionLoss drops the SSH connection under an upload: the Put
+// fails with remote.ErrTemporary, and the next call reconnects.
+func TestSFTPConnectionLoss(t *testing.T) {
+	srv := servers.StartSSHD(t)
+	r, err := openSFTP(t, srv.URL, sftpOptions(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	src := &slowReader{n: 4 << 20, started: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() { errc <- r.Put(ctx, "f", src, 4<<20) }()
+	<-src.started
+	time.Sleep(100 * time.Millisecond)
+	dropped := time.Now()
+	if n := servers.DropSSHConnections(t, srv); n == 0 {
+		t.Fatal("no sshd connection to drop")
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, remote.ErrTemporary) {
+			t.Fatalf("put under a dropped connection: got %v, want remote.ErrTemporary", err)
+		}
+		t.Logf("put failed %v after the drop: %v", time.Since(dropped), err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("put did not notice the dropped connection")
+	}
+	if err := r.Put(ctx, "g", strings.NewReader("after"), 5); err != nil {
+		t.Fatalf("put after reconnecting: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(srv.Root, "g")); err != nil || string(b) != "after" {
+		t.Fatalf("server copy: %q %v", b, err)
+	}
+}
+
+// TestSFTPCancel cancels an upload whose source stalls: Put returns at once
+// with the context's error.
+func TestSFTPCancel(t *testing.T) {
+	srv := servers.StartSSHD(t)
+	r, err := openSFTP(t, srv.URL, sftpOptions(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	src := &slowReader{n: 64 << 20, started: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() { errc <- r.Put(ctx, "f", src, 64<<20) }()
+	<-src.started
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("put did not return after cancel")
+	}
+	if _, err := r.List(context.Background(), ""); err != nil {
+		t.Fatalf("list after a cancelled put: %v", err)
 	}
 }

@@ -242,7 +242,9 @@ LogLevel VERBOSE
 		_ = cmd.Wait()
 		close(exited)
 	}()
+	sshdPIDs.Store(s, cmd.Process.Pid)
 	t.Cleanup(func() {
+		sshdPIDs.Delete(s)
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -437,4 +439,59 @@ func startAgent(t testing.TB, dir, key string) string {
 		t.Fatalf("servers: ssh-add %s: %v %s", key, err, out)
 	}
 	return sock
+}
+
+// sshdPIDs maps each running StartSSHD server to its listener's pid.
+var sshdPIDs sync.Map
+
+// DropSSHConnections kills the sshd processes serving s's current
+// connections (every descendant of the listener: the per-connection monitor
+// and its unprivileged child, which holds the socket too), so that every
+// client connection ends abruptly, as when a network drops. It returns how
+// many processes it killed. The listener keeps accepting.
+func DropSSHConnections(t testing.TB, s *Server) int {
+	t.Helper()
+	v, ok := sshdPIDs.Load(s)
+	if !ok {
+		t.Fatalf("servers: %s is not a running StartSSHD server", s.Name)
+	}
+	listener := v.(int)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatalf("servers: %v", err)
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		children[ppid] = append(children[ppid], pid)
+	}
+	var victims []int
+	var walk func(int)
+	walk = func(pid int) {
+		for _, c := range children[pid] {
+			victims = append(victims, c)
+			walk(c)
+		}
+	}
+	walk(listener)
+	n := 0
+	for _, pid := range victims {
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			n++
+		}
+	}
+	return n
 }

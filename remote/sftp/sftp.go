@@ -721,7 +721,11 @@ func wrapErr(op, name string, l *link, err error) error {
 	}
 	if !errors.Is(err, remote.ErrTemporary) && (connLost(err) || !l.alive()) {
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
-			err = fmt.Errorf("connection lost: %w: %w", err, remote.ErrTemporary)
+			if strings.Contains(err.Error(), "connection lost") {
+				err = fmt.Errorf("%w: %w", err, remote.ErrTemporary)
+			} else {
+				err = fmt.Errorf("connection lost: %w: %w", err, remote.ErrTemporary)
+			}
 		}
 	}
 	return &fs.PathError{Op: op, Path: name, Err: err}

@@ -41,14 +41,15 @@ type Executor struct {
 
 // Result counts what a run did.
 type Result struct {
-	Mkdirs   int
-	Uploaded int
-	Deleted  int
-	Rmdirs   int
-	Bytes    int64
-	Marker   bool // the marker was moved
-	Failures []Failure
-	Elapsed  time.Duration
+	Mkdirs      int
+	Uploaded    int
+	Deleted     int
+	Rmdirs      int
+	Bytes       int64
+	Marker      bool // the marker was moved
+	Interrupted bool // the context was cancelled before the end
+	Failures    []Failure
+	Elapsed     time.Duration
 }
 
 // Failure is one action that failed.
@@ -90,7 +91,10 @@ func (e *FailedError) Unwrap() []error {
 func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	start := time.Now()
 	res := &Result{}
-	defer func() { res.Elapsed = time.Since(start) }()
+	defer func() {
+		res.Elapsed = time.Since(start)
+		res.Interrupted = ctx.Err() != nil && !res.Marker
+	}()
 	obs := e.Observer
 	if obs == nil {
 		obs = nopObserver{}

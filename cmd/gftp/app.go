@@ -610,8 +610,12 @@ func (a *app) printResult(p *deploy.Plan, res *deploy.Result, t *target, ok bool
 		return
 	}
 	if !ok {
-		fmt.Fprintf(a.stdout, "Deploy of %s to %s FAILED: %d of %d uploaded, %d of %d deleted, %s in %s; marker not moved.\n",
-			short(p.To), t.display, res.Uploaded, len(p.Uploads), res.Deleted, len(p.Deletes), humanBytes(res.Bytes), res.Elapsed.Round(time.Millisecond))
+		what := "FAILED"
+		if res.Interrupted {
+			what = "INTERRUPTED"
+		}
+		fmt.Fprintf(a.stdout, "Deploy of %s to %s %s: %d of %d uploaded, %d of %d deleted, %s in %s; marker not moved.\n",
+			short(p.To), t.display, what, res.Uploaded, len(p.Uploads), res.Deleted, len(p.Deletes), humanBytes(res.Bytes), res.Elapsed.Round(time.Millisecond))
 		return
 	}
 	fmt.Fprintf(a.stdout, "Deployed %s (%d commit%s) to %s: %d uploaded, %d deleted, %s in %s.\n",

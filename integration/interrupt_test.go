@@ -1,0 +1,95 @@
+package integration_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gftp/gftp/integration/servers"
+	"github.com/gftp/gftp/internal/gittest"
+)
+
+// TestInterrupt sends SIGINT in the middle of a push to a real server: gftp
+// stops, removes its temporary files and the lock, leaves the marker,
+// reports what was done, exits 130, and the next push completes.
+func TestInterrupt(t *testing.T) {
+	for _, kind := range []servers.Kind{servers.VsftpdFTPES13, servers.ProFTPdTLS} {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := servers.Start(t, kind)
+			g := gittest.New(t)
+			g.Write("index.html", []byte("one"))
+			c1 := g.Commit("one")
+			mustGftp(t, srv, g.Dir, "init", srv.URL)
+			for i := 0; i < 400; i++ {
+				g.Write(fmt.Sprintf("d%d/f%03d.bin", i%7, i), bytes.Repeat([]byte{byte(i)}, 20000+i))
+			}
+			c2 := g.Commit("two")
+
+			cmd := exec.Command(gftpBin, "push", "-v", "-j", "2", "--cacert", srv.CACert, srv.URL)
+			cmd.Dir = g.Dir
+			cmd.Env = append(gittest.Env(), "GFTP_USER="+srv.User, "GFTP_PASSWORD="+srv.Password)
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stdout bytes.Buffer
+			cmd.Stdout = &stdout
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var log strings.Builder
+			sc := bufio.NewScanner(stderr)
+			sent := false
+			for sc.Scan() {
+				log.WriteString(sc.Text() + "\n")
+				if !sent && strings.HasPrefix(sc.Text(), "uploaded path=") && strings.Count(log.String(), "uploaded path=") == 20 {
+					if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+						t.Fatal(err)
+					}
+					sent = true
+				}
+			}
+			io.Copy(&log, stderr)
+			err = cmd.Wait()
+			if !sent {
+				t.Fatalf("the push ended before it could be interrupted:\n%s", log.String())
+			}
+			code := cmd.ProcessState.ExitCode()
+			if code != 130 {
+				t.Fatalf("exit %d (%v), want 130\n%s", code, err, log.String())
+			}
+			if !strings.Contains(log.String(), "gftp: error: interrupted") || !strings.Contains(log.String(), "hint: ") {
+				t.Errorf("stderr does not say it was interrupted:\n%s", log.String())
+			}
+			if !strings.Contains(stdout.String(), "INTERRUPTED") {
+				t.Errorf("stdout does not report what was done: %q", stdout.String())
+			}
+			if got := readMarker(t, srv); got != c1+"\n" {
+				t.Fatalf("marker moved to %q by an interrupted push", got)
+			}
+			var temps []string
+			filepath.Walk(srv.Root, func(p string, fi os.FileInfo, err error) error {
+				if err == nil && (strings.HasPrefix(fi.Name(), ".gftp-tmp-") || fi.Name() == ".gftp.lock") {
+					temps = append(temps, p)
+				}
+				return nil
+			})
+			if len(temps) > 0 {
+				t.Errorf("left behind after the interrupt: %q", temps)
+			}
+
+			start := time.Now()
+			mustGftp(t, srv, g.Dir, "push", srv.URL)
+			t.Logf("re-run took %s", time.Since(start))
+			checkServed(t, srv, g, c2)
+		})
+	}
+}

@@ -34,6 +34,7 @@ func TestMissingObjectsAgainstRevlist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close()
 	for _, c := range []struct {
 		tips, have []string
 	}{

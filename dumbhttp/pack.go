@@ -48,6 +48,16 @@ func buildPack(s *filesystem.Storage, hs []plumbing.Hash, dir string) (*builtPac
 	if err != nil {
 		return nil, fmt.Errorf("index pack: %w", err)
 	}
+	// The pack must hold exactly the objects asked for: one missing would
+	// make a published ref dangle.
+	if n, err := idx.Count(); err != nil || n != int64(len(hs)) {
+		return nil, fmt.Errorf("index pack: %d objects for %d asked (%v)", n, len(hs), err)
+	}
+	for _, h := range hs {
+		if ok, err := idx.Contains(h); err != nil || !ok {
+			return nil, fmt.Errorf("index pack: object %s missing from the pack (%v)", h, err)
+		}
+	}
 	if err := f.Close(); err != nil {
 		return nil, err
 	}

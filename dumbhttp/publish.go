@@ -152,6 +152,7 @@ func Publish(ctx context.Context, repoDir string, r remote.Remote, opts Options)
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	patterns := opts.Refs
 	if len(patterns) == 0 {
 		patterns = defaultRefs

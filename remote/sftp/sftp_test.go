@@ -290,6 +290,7 @@ func TestHostKeyUnknown(t *testing.T) {
 	if !errors.Is(err, sftp.ErrHostKeyUnknown) {
 		t.Fatalf("got %v, want ErrHostKeyUnknown", err)
 	}
+	t.Logf("unknown host: %v", err)
 	var he *sftp.HostKeyError
 	if !errors.As(err, &he) {
 		t.Fatalf("%v is not a *HostKeyError", err)
@@ -323,6 +324,7 @@ func TestHostKeyChanged(t *testing.T) {
 		if !errors.Is(err, sftp.ErrHostKeyChanged) {
 			t.Fatalf("accept-new=%v: got %v, want ErrHostKeyChanged", accept, err)
 		}
+		t.Logf("changed host key: %v", err)
 		if !strings.Contains(err.Error(), "CHANGED") || !strings.Contains(err.Error(), kh+":1") ||
 			!strings.Contains(err.Error(), ssh.FingerprintSHA256(srv.hostKeys[0].PublicKey())) {
 			t.Errorf("message not loud enough: %v", err)
@@ -382,6 +384,7 @@ func TestWrongPassword(t *testing.T) {
 	if !errors.Is(err, remote.ErrAuth) {
 		t.Fatalf("got %v, want remote.ErrAuth", err)
 	}
+	t.Logf("wrong password: %v", err)
 	if strings.Contains(err.Error(), "wrong") && strings.Contains(err.Error(), "\"wrong\"") {
 		t.Errorf("error shows the password: %v", err)
 	}

@@ -113,8 +113,10 @@ func ParseInfoRefs(data []byte) ([]Ref, error) {
 func ParsePacks(data []byte) []string {
 	var packs []string
 	for _, line := range strings.Split(string(data), "\n") {
-		if name, ok := strings.CutPrefix(line, "P "); ok && name != "" {
-			packs = append(packs, strings.TrimSpace(name))
+		if name, ok := strings.CutPrefix(line, "P "); ok {
+			if name = strings.TrimSpace(name); name != "" {
+				packs = append(packs, name)
+			}
 		}
 	}
 	return packs

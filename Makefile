@@ -5,6 +5,11 @@ GOBIN         ?= $(shell $(GO) env GOPATH)/bin
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT  ?= 20m
 
+FUZZTIME      ?= 5s
+# package:FuzzTarget for every parser that reads input from outside.
+FUZZ_TARGETS  = ./deploy:FuzzParseMarker ./deploy:FuzzIgnore ./deploy:FuzzInclude \
+                ./remote:FuzzParseURL ./dumbhttp:FuzzParseInfoRefs ./dumbhttp:FuzzParsePacks
+
 .PHONY: all build demo test test-short lint fuzz bench clean
 
 all: build
@@ -31,6 +36,15 @@ lint:
 	$(GO) vet ./...
 	@test -x $(GOBIN)/staticcheck || $(GO) install $(STATICCHECK)
 	$(GOBIN)/staticcheck ./...
+
+# Each fuzz target for FUZZTIME, starting from its committed seed corpus
+# (testdata/fuzz/<Target>/ in each package).
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 clean:
 	rm -rf bin

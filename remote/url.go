@@ -67,7 +67,7 @@ func unwrapURLError(err error) error {
 // userinfoPassword finds the password of a URL's userinfo, even in a URL
 // that does not parse: the text after the first ':' of what lies between
 // "://" and the last '@' before the path.
-var userinfoPassword = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*://[^/:@]*:)([^/]*)@`)
+var userinfoPassword = regexp.MustCompile(`^([A-Za-z0-9+.-]*://[^/:@]*:)([^/]*)@`)
 
 // Redact returns the URL with any password replaced by "****". It works on
 // URLs that do not parse too, since those end up in error messages.

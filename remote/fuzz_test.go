@@ -1,0 +1,35 @@
+package remote
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzParseURL: any target string parses or fails cleanly, and neither the
+// parsed URL's redacted form nor the error ever shows the password.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"ftp://u:pw@host/www", "ftpes://h:21//abs", "host/path", "/local", "sftp://u@h/~/w", "s3://b/p", "ftp://u:p@h:x/", "%zz://"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := ParseURL(raw)
+		var pw string
+		if i := strings.Index(raw, "://"); i >= 0 {
+			rest := raw[i+3:]
+			if at := strings.LastIndex(rest, "@"); at >= 0 {
+				if _, p, ok := strings.Cut(rest[:at], ":"); ok && len(p) >= 4 && !strings.ContainsAny(p, "/?#") {
+					pw = p
+				}
+			}
+		}
+		if err != nil {
+			if pw != "" && strings.Contains(err.Error(), pw) {
+				t.Fatalf("error %q shows the password %q", err, pw)
+			}
+			return
+		}
+		if p, ok := u.User.Password(); ok && len(p) >= 4 && strings.Contains(Redact(u.String()), p) {
+			t.Fatalf("Redact(%q) shows the password", u.String())
+		}
+	})
+}

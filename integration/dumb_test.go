@@ -87,14 +87,21 @@ func dumbRefs(t *testing.T, dir string, clone bool) string {
 	return strings.Join(refs, "\n")
 }
 
-// TestDumbPublishVsftpdFTPES publishes through a real vsftpd (explicit TLS,
-// TLS 1.3) and clones, with git, what it stored: over dumb HTTP from a
-// static file server on the same directory, and as a local path.
-func TestDumbPublishVsftpdFTPES(t *testing.T) {
+// TestDumbPublishFTP publishes through a real FTP server (vsftpd with
+// explicit TLS 1.3 first, then proftpd and pure-ftpd) and clones, with git,
+// what it stored: over dumb HTTP from a static file server on the same
+// directory, and as a local path.
+func TestDumbPublishFTP(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
 	}
-	srv := servers.Start(t, servers.VsftpdFTPES13)
+	for _, kind := range []servers.Kind{servers.VsftpdFTPES13, servers.ProFTPdTLS, servers.PureFTPdTLS} {
+		t.Run(string(kind), func(t *testing.T) { dumbPublishFTP(t, kind) })
+	}
+}
+
+func dumbPublishFTP(t *testing.T, kind servers.Kind) {
+	srv := servers.Start(t, kind)
 	dir := mkdirOwned(t, srv, "project.git")
 	logs := &ftpLog{}
 	r, err := openFTP(t, srv.URL+"project.git", ftpOptions(srv, logs.logger()))
@@ -251,7 +258,7 @@ func TestDumbPublishVsftpdFTPES(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
-	t.Logf("%d clones during 20 publishes through vsftpd", clones)
+	t.Logf("%d clones during 20 publishes through %s", clones, srv.Name)
 	check(url)
 	sameAsGit()
 }

@@ -56,6 +56,9 @@ func (s *stepRemote) Remove(ctx context.Context, name string) error {
 // ones.
 func TestEveryStepIsConsistent(t *testing.T) {
 	requireGit(t)
+	if testing.Short() {
+		t.Skip("slow: two clones after every step of six publishes")
+	}
 	src := tagRepo(t)
 	root := t.TempDir()
 	dst := filepath.Join(root, "r.git")

@@ -420,7 +420,7 @@ func TestConsistentUnderConcurrentPublish(t *testing.T) {
 		mu.Lock()
 		published[h] = true // before publishing: a clone may see it at once
 		mu.Unlock()
-		publish(t, src, dst, Options{})
+		publish(t, src, dst, Options{Jobs: 4})
 		time.Sleep(20 * time.Millisecond)
 	}
 	close(done)

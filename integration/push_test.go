@@ -92,6 +92,9 @@ type pushTarget struct {
 	name   string
 	start  func(t *testing.T) *servers.Server
 	noDirs bool // S3: directories are not real
+	// resumes: every TLS data connection must resume the control
+	// connection's session (vsftpd require_ssl_reuse, proftpd).
+	resumes bool
 	// prohibited names the server refuses by policy (TestPushFailures
 	// checks that such a refusal fails the deploy cleanly).
 	prohibited func(name string) bool
@@ -111,6 +114,20 @@ func pushTargets() []pushTarget {
 		if k == servers.PureFTPdTLS {
 			tc.prohibited = pureProhibited
 		}
+		tc.resumes = k.TLS() && k != servers.PureFTPdTLS
+		targets = append(targets, tc)
+	}
+	// Active mode (PORT/EPRT) against every server that allows it.
+	for _, k := range []servers.Kind{servers.VsftpdPlain, servers.VsftpdFTPES12, servers.VsftpdFTPES13, servers.PureFTPdTLS, servers.ProFTPdTLS} {
+		tc := pushTarget{name: string(k) + "-active", start: func(t *testing.T) *servers.Server {
+			srv := servers.Start(t, k)
+			srv.Flags = append(srv.Flags, "--active")
+			return srv
+		}}
+		if k == servers.PureFTPdTLS {
+			tc.prohibited = pureProhibited
+		}
+		tc.resumes = k.TLS() && k != servers.PureFTPdTLS
 		targets = append(targets, tc)
 	}
 	for _, a := range servers.SSHAuths() {
@@ -221,10 +238,28 @@ func TestPushSuite(t *testing.T) {
 			g.Remove("doomed/only.txt")
 			c2 := g.Commit("two")
 
-			r := mustGftp(t, srv, g.Dir, "push", "-v", srv.URL)
+			r := mustGftp(t, srv, g.Dir, "push", "-vv", srv.URL)
 			want := []string{"big.bin", "index.html", "names/with space.txt", "new dir/empty too", "new dir/ünï #1.txt"}
 			if got := uploadedPaths(r.stderr); !reflect.DeepEqual(got, want) {
 				t.Errorf("push uploaded %q, want only the changes %q", got, want)
+			}
+			if tc.resumes {
+				lines := regexp.MustCompile(`(?m)^data connection TLS .*$`).FindAllString(r.stderr, -1)
+				if len(lines) < 5 {
+					t.Errorf("expected a TLS line per data connection at -v, got %d:\n%s", len(lines), r.stderr)
+				}
+				for _, l := range lines {
+					if !strings.Contains(l, "resumed=true") {
+						t.Errorf("a data connection did not resume the TLS session: %s", l)
+					}
+				}
+			}
+			if strings.HasPrefix(srv.URL, "ftp") {
+				active := strings.Contains(r.stderr, "> EPRT ") || strings.Contains(r.stderr, "> PORT ")
+				passive := strings.Contains(r.stderr, "> EPSV") || strings.Contains(r.stderr, "> PASV")
+				if wantActive := strings.HasSuffix(tc.name, "-active"); active != wantActive || passive == wantActive {
+					t.Errorf("active=%v passive=%v in the -vv dialogue, want active=%v", active, passive, wantActive)
+				}
 			}
 			if !strings.Contains(r.stdout, "5 uploaded, 1 deleted") {
 				t.Errorf("summary %q does not say 5 uploaded, 1 deleted", r.stdout)

@@ -28,6 +28,7 @@ var version = "dev"
 
 // app is one run of the command: its streams and what the flags decided.
 type app struct {
+	args           []string // the command line, for flags whose order matters
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	verbose        int
@@ -53,6 +54,11 @@ func (a *app) connFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cacert", Usage: "trust the CA certificates in PEM `FILE` as well as the system's"},
 		&cli.StringSliceFlag{Name: "pin-sha256", Usage: "accept a server certificate whose SHA-256 fingerprint is `HEX`"},
 		&cli.BoolFlag{Name: "disable-epsv", Usage: "FTP: use PASV instead of EPSV"},
+		&cli.BoolFlag{Name: "active", Aliases: []string{"A"}, Usage: "FTP: active mode (PORT, or EPRT for IPv6): the server connects back to us for data (git config git-ftp.active)"},
+		&cli.BoolFlag{Name: "passive", Usage: "FTP: passive mode (EPSV/PASV), the default; of --active and --passive the last one wins"},
+		&cli.StringFlag{Name: "active-addr", Usage: "FTP active mode: announce `IP` to the server (the public address of a client behind NAT)"},
+		&cli.StringFlag{Name: "active-ports", Usage: "FTP active mode: listen on a port in `LOW-HIGH` (for a client-side firewall)"},
+		&cli.BoolFlag{Name: "trust-pasv-ip", Usage: "FTP passive mode: connect to the address in the PASV reply instead of the control connection's"},
 		&cli.StringFlag{Name: "key", Usage: "SFTP: private key `FILE` (passphrase from GFTP_KEY_PASSPHRASE or a prompt)"},
 		&cli.StringFlag{Name: "pubkey", Usage: "SFTP: accepted for git-ftp compatibility and ignored (the public key is derived from --key)"},
 		&cli.StringFlag{Name: "known-hosts", Usage: "SFTP: known_hosts `FILE` (default ~/.ssh/known_hosts)"},
@@ -302,6 +308,29 @@ func (a *app) retryPolicy(cmd *cli.Command) retry.Policy {
 	return p
 }
 
+// activeMode decides between --active and --passive: on the command line
+// the last of the two wins (git-ftp's -A and our explicit default), else
+// the configuration (GFTP_ACTIVE, git-ftp.active) decides.
+func (a *app) activeMode(s *settings) bool {
+	last := ""
+	for _, arg := range a.args {
+		switch {
+		case arg == "--":
+			return last == "active"
+		case arg == "--active" || arg == "-A" || arg == "--active=true":
+			last = "active"
+		case arg == "--passive" || arg == "--passive=true" || arg == "--active=false":
+			last = "passive"
+		case len(arg) > 2 && arg[0] == '-' && arg[1] != '-' && strings.Contains(arg, "A"):
+			last = "active" // combined short flags, e.g. -vA
+		}
+	}
+	if last != "" {
+		return last == "active"
+	}
+	return s.bool("active")
+}
+
 // remoteOptions gathers credentials and transport settings.
 func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, t *target) (remote.Options, error) {
 	s := t.settings
@@ -312,6 +341,10 @@ func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, t *target) (r
 		CACert:           s.str("cacert"),
 		PinSHA256:        cmd.StringSlice("pin-sha256"),
 		DisableEPSV:      s.bool("disable-epsv"),
+		Active:           a.activeMode(s),
+		ActiveAddr:       s.str("active-addr"),
+		ActivePorts:      s.str("active-ports"),
+		TrustPASVIP:      s.bool("trust-pasv-ip"),
 		KeyFile:          s.str("key"),
 		KnownHosts:       s.str("known-hosts"),
 		AcceptNewHostKey: s.bool("accept-new-host-key"),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gftp/gftp/deploy"
 	"github.com/gftp/gftp/remote"
+	"github.com/gftp/gftp/remote/ftp"
 )
 
 // Exit codes: git-ftp's, so that scripts written for it keep working.
@@ -187,6 +188,12 @@ func describe(err error) (cause, hint string) {
 			cause = "authentication failed: " + cause
 		}
 		return cause, "check the user and password (--user, --password-command, GFTP_PASSWORD, git config git-ftp.password, ~/.netrc)"
+	case errors.Is(err, ftp.ErrTLSRefused):
+		return cause, "the server does not do TLS: ftpes:// never falls back to plain text; use ftp:// only if you accept sending the password in clear"
+	case errors.Is(err, ftp.ErrTLSRequired):
+		return cause, "the server requires TLS: use ftpes:// (explicit) or ftps:// (implicit) instead of ftp://"
+	case errors.Is(err, fs.ErrInvalid):
+		return cause, "the server refuses this file name; rename the file, or list it in .git-ftp-ignore"
 	case errors.Is(err, remote.ErrStorageFull):
 		return cause, "the server is out of space or over quota; free space on it and push again"
 	case errors.Is(err, fs.ErrPermission):

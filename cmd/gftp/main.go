@@ -27,6 +27,7 @@ func main() {
 // run is the whole program, testable: it returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := newApp(stdin, stdout, stderr)
+	a.args = args
 	err := a.command().Run(ctx, args)
 	if err == nil {
 		return exitOK

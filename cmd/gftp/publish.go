@@ -54,6 +54,9 @@ func (a *app) publishDumbCmd(ctx context.Context, cmd *cli.Command) error {
 	case errors.Is(err, dumbhttp.ErrDiverged):
 		return &cliError{code: exitRemote, msg: err.Error(),
 			hint: "someone else published there: fetch their commits first, or pass --force to replace their refs"}
+	case errors.Is(err, dumbhttp.ErrTargetChanged):
+		return &cliError{code: exitRemote, msg: err.Error(),
+			hint: "another publish changed the target while this one ran (no ref was written); run the same command again"}
 	case errors.Is(err, dumbhttp.ErrHeadNotPublished):
 		return usageErr("choose a published branch with --head, or widen --refs", "%v", err)
 	case err != nil:
@@ -64,9 +67,11 @@ func (a *app) publishDumbCmd(ctx context.Context, cmd *cli.Command) error {
 		for _, p := range res.Uploaded {
 			fmt.Fprintf(w, "  upload  %s\n", p)
 		}
-		for _, p := range res.Deleted {
-			fmt.Fprintf(w, "  delete  %s\n", p)
-		}
+	}
+	// Deletions (superseded packs, leftovers) happen even when the refs are
+	// up to date.
+	for _, p := range res.Deleted {
+		fmt.Fprintf(w, "  delete  %s\n", p)
 	}
 	for _, c := range res.Changes {
 		switch {

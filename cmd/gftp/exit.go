@@ -173,7 +173,16 @@ func describe(err error) (cause, hint string) {
 	case errors.As(err, &ce):
 		return ce.msg, ce.hint
 	case errors.As(err, &fe):
-		return cause, "fix the cause above and run the same push again: the marker did not move, so it sends the same changes"
+		again := "; the marker did not move, so the same push sends the same changes again"
+		switch {
+		case errors.Is(err, remote.ErrStorageFull):
+			return "storage full: " + cause, "the server is out of space or over quota: free space on it, then run the same push again" + again
+		case errors.Is(err, fs.ErrPermission):
+			return cause, "the server refused for lack of permission: check the user's rights on the remote directory" + again
+		case errors.Is(err, fs.ErrInvalid):
+			return cause, "the server refuses a file name: rename the file or list it in .git-ftp-ignore" + again
+		}
+		return cause, "fix the cause above and run the same push again" + again
 	case errors.As(err, &dty):
 		return cause, "commit or stash them, or pass --allow-dirty to deploy the commit anyway"
 	case errors.Is(err, deploy.ErrNoMarker):

@@ -98,6 +98,7 @@ type Tracer struct {
 	verified  bool // VerifyConnection ran
 	verifyErr error
 	ccs13     bool   // TLS 1.3: our compatibility ChangeCipherSpec, not yet named
+	sawSH     bool   // a ServerHello that is not a HelloRetryRequest arrived
 	host      string // the name verified, from Config
 }
 
@@ -462,7 +463,7 @@ func (t *Tracer) record(d *direction, typ byte, ver uint16, payload []byte) {
 	tls13 := t.version == tls.VersionTLS13
 	switch typ {
 	case recordChangeCipherSpec:
-		if tls13 && d == &t.out {
+		if tls13 && d == &t.out && t.sawSH {
 			// Named with our Finished, where curl shows it: where it
 			// goes on the wire depends on the client's buffering.
 			t.ccs13 = true
@@ -559,8 +560,11 @@ func (t *Tracer) message(d *direction, ver uint16, typ byte, body []byte) {
 		return
 	case msgServerHello:
 		v, hrr, psk := serverHello(body)
+		// A HelloRetryRequest exists only in TLS 1.3; a second
+		// ClientHello follows it, in clear.
+		t.version = v
 		if !hrr {
-			t.version, t.psk = v, psk
+			t.psk, t.sawSH = psk, true
 		}
 		t.emitVersion(d, v, recordHandshake, msgName(typ), int(typ))
 		return

@@ -263,6 +263,48 @@ func TestTLS13FullAndResumed(t *testing.T) {
 	}
 }
 
+// TestHelloRetryRequest: a server that wants another key share (vsftpd
+// here asks for P-256) answers the first ClientHello with a
+// HelloRetryRequest, and the client sends a second ClientHello in clear.
+func TestHelloRetryRequest(t *testing.T) {
+	p := validPKI(t)
+	addr := server(t, &tls.Config{Certificates: []tls.Certificate{p.cert}, CurvePreferences: []tls.CurveID{tls.CurveP256}})
+	cfg := &tls.Config{RootCAs: p.roots, ServerName: "127.0.0.1"}
+	lines, rec, _, err := dial(t, addr, cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"* TLSv1.3 (OUT), TLS handshake, Client hello (1):",
+		"* TLSv1.3 (IN), TLS handshake, Server hello (2):",
+		"* TLSv1.3 (IN), TLS change cipher, Change cipher spec (1):",
+		"* TLSv1.3 (OUT), TLS change cipher, Change cipher spec (1):",
+		"* TLSv1.3 (OUT), TLS handshake, Client hello (1):",
+		"* TLSv1.3 (IN), TLS handshake, Server hello (2):",
+		"* TLSv1.3 (IN), TLS handshake, Encrypted Extensions (8):",
+		"* TLSv1.3 (IN), TLS handshake, Certificate (11):",
+		"* TLSv1.3 (IN), TLS handshake, CERT verify (15):",
+		"* TLSv1.3 (IN), TLS handshake, Finished (20):",
+		"* TLSv1.3 (OUT), TLS handshake, Finished (20):",
+	}
+	// The server's compatibility ChangeCipherSpec races with our second
+	// ClientHello, so each direction is compared on its own.
+	for _, dir := range []string{"(IN)", "(OUT)"} {
+		equal(t, "handshake with HelloRetryRequest "+dir, only(wire(lines), dir), only(want, dir))
+		equal(t, "replayed handshake with HelloRetryRequest "+dir, only(replay(rec), dir), only(want, dir))
+	}
+}
+
+func only(lines []string, dir string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.Contains(l, dir) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 func TestTLS12(t *testing.T) {
 	p := validPKI(t)
 	addr := server(t, &tls.Config{Certificates: []tls.Certificate{p.cert}, MaxVersion: tls.VersionTLS12})

@@ -159,7 +159,12 @@ func TestReply(t *testing.T) {
 // scripted is a small plain-FTP server on loopback that behaves like one
 // behind NAT: its PASV reply names a private address, it has no EPSV, and
 // it refuses active mode.
-func scripted(t *testing.T) int {
+func scripted(t *testing.T) int { return scriptedActive(t, "") }
+
+// scriptedActive is scripted with another answer to active mode: "" refuses
+// PORT, "425" accepts it and then cannot connect back, "silent" accepts it,
+// says 150, and never connects.
+func scriptedActive(t *testing.T, active string) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -172,18 +177,19 @@ func scripted(t *testing.T) int {
 			if err != nil {
 				return
 			}
-			go serve(c)
+			go serve(c, active)
 		}
 	}()
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func serve(c net.Conn) {
+func serve(c net.Conn, active string) {
 	defer c.Close()
 	r := bufio.NewReader(c)
 	say := func(s string) { fmt.Fprint(c, s+"\r\n") }
 	say("220 scripted")
 	var data net.Listener
+	port := false // the last data command was PORT
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -204,10 +210,20 @@ func serve(c net.Conn) {
 		case "TYPE":
 			say("200 binary")
 		case "PASV":
+			port = false
 			data, _ = net.Listen("tcp", "127.0.0.1:0")
 			p := data.Addr().(*net.TCPAddr).Port
 			say(fmt.Sprintf("227 Entering Passive Mode (10,1,2,3,%d,%d).", p>>8, p&0xff))
 		case "LIST":
+			switch {
+			case !port:
+			case active == "425":
+				say("425 Failed to establish connection.")
+				continue
+			case active == "silent":
+				say("150 Here comes the directory listing.")
+				continue
+			}
 			if data == nil {
 				say("425 Use PASV first.")
 				continue
@@ -221,7 +237,12 @@ func serve(c net.Conn) {
 			data = nil
 			say("226 done")
 		case "PORT", "EPRT":
-			say("500 Illegal PORT command.")
+			if active == "" {
+				say("500 Illegal PORT command.")
+			} else {
+				port = true
+				say("200 PORT command successful.")
+			}
 		case "QUIT":
 			say("221 bye")
 			return
@@ -285,5 +306,31 @@ func TestRunCancelled(t *testing.T) {
 	rep := Run(ctx, Target{Scheme: "ftp", Host: "127.0.0.1", Port: port}, Options{})
 	if !rep.Failed() || len(rep.Notes) == 0 {
 		t.Errorf("cancelled run: failed %v, notes %q", rep.Failed(), rep.Notes)
+	}
+}
+
+// TestRunActiveFails: a server that accepts PORT but cannot connect back
+// (425), or never does, gets the firewall explanation of both modes.
+func TestRunActiveFails(t *testing.T) {
+	for _, mode := range []string{"425", "silent"} {
+		t.Run(mode, func(t *testing.T) {
+			port := scriptedActive(t, mode)
+			tg := Target{Scheme: "ftp", Host: "127.0.0.1", Port: port}
+			o := Options{User: "deploy", Password: "right", Timeout: time.Second, DisableEPSV: true}
+			rep := Run(context.Background(), tg, o)
+			c := rep.Check("active")
+			if c == nil || c.Status != Warn {
+				t.Fatalf("active: %+v", c)
+			}
+			want := map[string]string{"425": "the server could not connect back to you: 425 Failed to establish connection.",
+				"silent": "the server did not connect back in 1s"}[mode]
+			advice := strings.Join(c.Advice, "\n")
+			if !strings.Contains(c.Summary, want) || !strings.Contains(advice, "your firewall") || !strings.Contains(advice, "passive mode (gftp's default)") {
+				t.Errorf("active: %s\n%s", c.Summary, advice)
+			}
+			if rep.Check("epsv").Status != Skip || rep.Check("pasv").Status != Warn {
+				t.Errorf("epsv %s, pasv %s", rep.Check("epsv").Status, rep.Check("pasv").Status)
+			}
+		})
 	}
 }

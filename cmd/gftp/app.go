@@ -133,6 +133,7 @@ func (a *app) rootCommand() *cli.Command {
 					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "upload every file, not only the changes"},
 					&cli.BoolFlag{Name: "auto-init", Usage: "run init when nothing is deployed yet"},
 					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "when the deployed commit is unknown locally, upload every file"},
+					&cli.BoolFlag{Name: "repair", Usage: "also upload the files that are missing on the server or have the wrong size (see gftp check)"},
 				),
 				Action: a.run(a.pushCmd),
 			},
@@ -171,6 +172,7 @@ func (a *app) rootCommand() *cli.Command {
 				Action:    a.run(a.removeScopeCmd),
 			},
 			a.publishDumbCommand(),
+			a.checkCommand(),
 			{
 				Name:  "version",
 				Usage: "print gftp's version",
@@ -572,7 +574,7 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	all := cmd.Bool("all")
-	if from == to.Hash && !all {
+	if from == to.Hash && !all && !cmd.Bool("repair") {
 		fmt.Fprintf(a.stdout, "Everything up to date: %s is deployed at %s.\n", short(to.Hash), t.display)
 		return nil
 	}
@@ -595,6 +597,14 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 	plan, err := deploy.NewPlan(ctx, t.repo, from, to, opts)
 	if err != nil {
 		return err
+	}
+	if cmd.Bool("repair") {
+		d, err := deploy.Check(ctx, t.repo, r, to, opts)
+		if err != nil {
+			return err
+		}
+		plan.Repair(d)
+		a.log.Info("repair", "missing", len(d.Missing), "wrong_size", len(d.Mismatch), "temporary", len(d.Temps))
 	}
 	for _, w := range plan.Warnings {
 		a.warn("%s", w)

@@ -407,13 +407,17 @@ func (r *runner) transfer(c *Check, o opener, command string, data []byte) *data
 // a TCP half-close, then reading to EOF. Closing at once with unread TLS 1.3
 // session tickets makes the kernel send a RST, and vsftpd then answers 426
 // and drops the end of an upload (STYLE.md).
-func closeData(conn net.Conn, tc *tls.Conn) {
+func closeData(conn net.Conn, tc *tls.Conn) { closeDataWithin(conn, tc, 2*time.Second) }
+
+// closeDataWithin is closeData that waits at most drain for the server's
+// end of the connection.
+func closeDataWithin(conn net.Conn, tc *tls.Conn, drain time.Duration) {
 	if tc != nil {
 		_ = tc.CloseWrite()
 	}
 	if tcp, ok := conn.(*net.TCPConn); ok {
 		_ = tcp.CloseWrite()
-		_ = tcp.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_ = tcp.SetReadDeadline(time.Now().Add(drain))
 		_, _ = io.Copy(io.Discard, tcp)
 	}
 	conn.Close()
@@ -592,9 +596,12 @@ func (r *runner) probeReuse(c *Check) {
 	tc := tls.Client(dc, fresh)
 	herr := tc.HandshakeContext(r.ctx)
 	if herr == nil {
+		// A server that refuses the session may leave the connection
+		// open: do not wait long for the listing.
+		_ = dc.SetReadDeadline(time.Now().Add(time.Second))
 		_, _ = io.Copy(io.Discard, tc)
 	}
-	closeData(dc, tc)
+	closeDataWithin(dc, tc, 300*time.Millisecond)
 	code, msg, err = ctl.reply()
 	switch {
 	case err != nil && herr != nil:

@@ -63,7 +63,7 @@ func Check(ctx context.Context, repo *Repo, r remote.Remote, commit *object.Comm
 		}
 		for _, fi := range list {
 			name := remote.Join(dir, fi.Name)
-			if name == want.Marker || name == LockName || strings.HasPrefix(name, LockName+"/") {
+			if name == want.Marker || name == JournalName || name == LockName || strings.HasPrefix(name, LockName+"/") {
 				continue
 			}
 			repoPath := name

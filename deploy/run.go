@@ -43,6 +43,7 @@ type Executor struct {
 type Result struct {
 	Mkdirs      int
 	Uploaded    int
+	Resumed     int // uploads skipped: an earlier failed run delivered them
 	Deleted     int
 	Rmdirs      int
 	Bytes       int64
@@ -108,6 +109,23 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		mu       sync.Mutex
 		failures []Failure
 	)
+	// A failed or interrupted run may have left a journal of what it
+	// delivered; its successors skip those files and keep it until the
+	// deploy completes.
+	jr := readJournal(ctx, e.Remote)
+	jr.Target = p.To.String()
+	defer func() {
+		switch {
+		case res.Marker:
+			if err := removeJournal(ctx, e.Remote); err != nil {
+				log.Info("could not remove the journal", "name", JournalName, "err", err)
+			}
+		case len(jr.Uploaded) > 0:
+			if err := writeJournal(e.Remote, jr); err != nil {
+				log.Info("could not write the journal", "name", JournalName, "err", err)
+			}
+		}
+	}()
 	fail := func(a Action, err error) {
 		mu.Lock()
 		failures = append(failures, Failure{a, err})
@@ -134,9 +152,22 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 
 	// 2. Uploads, each to a temporary name renamed over the old file.
 	var bytes atomic.Int64
-	var uploaded atomic.Int64
+	var uploaded, resumed atomic.Int64
 	parallel(ctx, jobs, p.Uploads, func(a Action) {
 		obs.Begin(a)
+		mu.Lock()
+		recorded := jr.Uploaded[a.Path]
+		mu.Unlock()
+		if resumable(ctx, e.Remote, a, recorded) {
+			obs.Progress(a, a.Size)
+			obs.End(a, nil)
+			log.Info("already there", "path", a.Path, "bytes", a.Size, "reason", "delivered by an earlier run")
+			resumed.Add(1)
+			return
+		}
+		mu.Lock()
+		jr.forget(a.Path)
+		mu.Unlock()
 		err := e.upload(ctx, a, obs, &bytes)
 		obs.End(a, err)
 		if err != nil {
@@ -144,10 +175,13 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 			fail(a, err)
 			return
 		}
+		mu.Lock()
+		jr.record(a)
+		mu.Unlock()
 		log.Info("uploaded", "path", a.Path, "bytes", a.Size, "reason", a.Reason)
 		uploaded.Add(1)
 	})
-	res.Uploaded, res.Bytes = int(uploaded.Load()), bytes.Load()
+	res.Uploaded, res.Resumed, res.Bytes = int(uploaded.Load()), int(resumed.Load()), bytes.Load()
 	if err := ctx.Err(); err != nil {
 		res.Failures = failures
 		return res, err

@@ -8,10 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gftp/gftp/integration/servers"
 	"github.com/gftp/gftp/internal/gittest"
@@ -86,10 +87,17 @@ func TestInterrupt(t *testing.T) {
 				t.Errorf("left behind after the interrupt: %q", temps)
 			}
 
-			start := time.Now()
-			mustGftp(t, srv, g.Dir, "push", srv.URL)
-			t.Logf("re-run took %s", time.Since(start))
+			r := mustGftp(t, srv, g.Dir, "push", srv.URL)
+			m := regexp.MustCompile(`(\d+) more already there from an earlier run`).FindStringSubmatch(r.stdout)
+			if m == nil {
+				t.Errorf("the re-run did not resume (skip what arrived before the interrupt): %q", r.stdout)
+			} else if n, _ := strconv.Atoi(m[1]); n < 20 {
+				t.Errorf("the re-run skipped %d files, want at least the 20 uploaded before the interrupt", n)
+			}
 			checkServed(t, srv, g, c2)
+			if _, err := os.Stat(filepath.Join(srv.Root, ".gftp.journal")); !os.IsNotExist(err) {
+				t.Errorf("the journal outlived the completed deploy: %v", err)
+			}
 		})
 	}
 }

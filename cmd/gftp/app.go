@@ -661,8 +661,12 @@ func (a *app) printResult(p *deploy.Plan, res *deploy.Result, t *target, ok bool
 			short(p.To), t.display, what, res.Uploaded, len(p.Uploads), res.Deleted, len(p.Deletes), humanBytes(res.Bytes), res.Elapsed.Round(time.Millisecond))
 		return
 	}
-	fmt.Fprintf(a.stdout, "Deployed %s (%d commit%s) to %s: %d uploaded, %d deleted, %s in %s.\n",
-		short(p.To), p.Commits, plural(p.Commits), t.display, res.Uploaded, res.Deleted, humanBytes(res.Bytes), res.Elapsed.Round(time.Millisecond))
+	resumed := ""
+	if res.Resumed > 0 {
+		resumed = fmt.Sprintf(" (%d more already there from an earlier run)", res.Resumed)
+	}
+	fmt.Fprintf(a.stdout, "Deployed %s (%d commit%s) to %s: %d uploaded%s, %d deleted, %s in %s.\n",
+		short(p.To), p.Commits, plural(p.Commits), t.display, res.Uploaded, resumed, res.Deleted, humanBytes(res.Bytes), res.Elapsed.Round(time.Millisecond))
 }
 
 func (a *app) catchupCmd(ctx context.Context, cmd *cli.Command) error {

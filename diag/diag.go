@@ -117,6 +117,9 @@ type Options struct {
 	// any port.
 	ActivePorts string
 	WriteTest   bool // store, size, rename and delete a small temporary file
+	// HandshakeOnly stops after the certificate, without logging in, as
+	// `gftp diag handshake` does.
+	HandshakeOnly bool
 
 	// ConnectTimeout bounds the TCP connect (and DNS); default 5s.
 	ConnectTimeout time.Duration
@@ -239,6 +242,10 @@ func (r *runner) run() {
 		r.plain()
 	}
 	if r.ctx.Err() != nil {
+		return
+	}
+	if r.o.HandshakeOnly {
+		r.rep.Notes = append(r.rep.Notes, "a handshake check does not log in; 'gftp diag URL' with credentials also tests the login and the data connections")
 		return
 	}
 	if r.o.User == "" {

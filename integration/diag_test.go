@@ -203,6 +203,24 @@ func TestDiagServers(t *testing.T) {
 	}
 }
 
+// TestDiagLocalhost: a host name is looked up, each address tried in turn
+// (localhost may be ::1 first, where nothing listens), and the certificate
+// verified for the name.
+func TestDiagLocalhost(t *testing.T) {
+	srv := servers.Start(t, servers.ProFTPdTLS)
+	tg := target(t, srv)
+	tg.Host = "localhost"
+	o := creds(srv)
+	o.HandshakeOnly = true
+	rep, text := diagRun(t, tg, o)
+	status(t, rep, "dns", diag.OK, "localhost is ", "127.0.0.1")
+	status(t, rep, "connect", diag.OK, "connected to 127.0.0.1")
+	status(t, rep, "certificate", diag.OK, "verified")
+	if rep.Check("login") != nil || len(rep.Notes) == 0 || rep.Failed() {
+		t.Errorf("handshake only:\n%s", text)
+	}
+}
+
 func TestDiagSelfSigned(t *testing.T) {
 	srv := servers.Start(t, servers.VsftpdFTPES13, servers.WithCert(servers.CertSelfSigned))
 	rep, text := diagRun(t, target(t, srv), creds(srv))

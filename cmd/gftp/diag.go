@@ -67,7 +67,7 @@ func (a *app) diagHandshakeCmd(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	o.User, o.Password = "", "" // a handshake check does not log in
+	o.User, o.Password, o.HandshakeOnly = "", "", true
 	return a.diagRun(ctx, cmd, t, o)
 }
 

@@ -1,7 +1,6 @@
 package ftp
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -142,8 +141,7 @@ func (s *session) rawCmd(line string) (int, string, error) {
 	if _, err := s.ctl.send([]byte(line + "\r\n")); err != nil {
 		return 0, "", err
 	}
-	tp := textproto.NewReader(bufio.NewReaderSize(readerFunc(s.ctl.recv), 512))
-	code, msg, err := tp.ReadResponse(0)
+	code, msg, err := s.replies().ReadResponse(0)
 	var te *textproto.Error
 	if errors.As(err, &te) {
 		return te.Code, te.Msg, nil

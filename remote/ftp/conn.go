@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +29,9 @@ type ctlConn struct {
 	id       int
 
 	prefix []byte // a greeting read before TLS, replayed to the library
+
+	cmds, turns *atomic.Int64 // counters shared by a Remote's connections (may be nil)
+	wrote       bool          // sent since the last read: the next read is a round trip
 
 	// intercept, when set, answers EPSV and PASV itself (active mode): it
 	// may talk to the server through send and recv, and returns the reply
@@ -68,6 +72,12 @@ func (c *ctlConn) recv(p []byte) (int, error) {
 	if c.timeout > 0 {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 	}
+	if c.wrote {
+		c.wrote = false
+		if c.turns != nil {
+			c.turns.Add(1)
+		}
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.saw(p[:n], true)
@@ -96,6 +106,7 @@ func (c *ctlConn) send(p []byte) (int, error) {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	}
 	c.saw(p, false)
+	c.wrote = true
 	return c.Conn.Write(p)
 }
 
@@ -145,6 +156,9 @@ func (c *ctlConn) reply(line string) {
 }
 
 func (c *ctlConn) sent(line string) {
+	if c.cmds != nil {
+		c.cmds.Add(1)
+	}
 	if c.debug {
 		c.log.Debug("> "+redact(line), "conn", c.id)
 	}

@@ -85,6 +85,32 @@ type Remote struct {
 	// those names rather than deploy a file under another name.
 	ctlMangled atomic.Bool
 	where      string // the URL without password, for errors about the connection
+	pipe       pipeState
+}
+
+// pipeState is what the fast upload path (fast.go) learnt in this run, and
+// what it counted.
+type pipeState struct {
+	early atomic.Bool  // the server reads no command during a transfer (vsftpd): EPSV may go before the 226
+	off   atomic.Bool  // the server mishandled an early EPSV after all
+	ahead atomic.Int64 // transfers whose data connection was dialled ahead
+	cmds  atomic.Int64 // commands sent on every control connection
+	turns atomic.Int64 // waits for a reply after sending (round trips)
+	files atomic.Int64 // PutAtomic calls that succeeded
+}
+
+// Stats counts the control-channel traffic of a Remote so far.
+type Stats struct {
+	Commands   int64 // commands sent, on every connection, logins included
+	RoundTrips int64 // times a connection waited for a reply after sending
+	Files      int64 // files uploaded with PutAtomic
+	Ahead      int64 // transfers whose data connection was opened ahead
+}
+
+// Stats returns the counts so far.
+func (r *Remote) Stats() Stats {
+	return Stats{Commands: r.pipe.cmds.Load(), RoundTrips: r.pipe.turns.Load(),
+		Files: r.pipe.files.Load(), Ahead: r.pipe.ahead.Load()}
 }
 
 var _ remote.Remote = (*Remote)(nil)
@@ -227,6 +253,10 @@ type session struct {
 	capture *bytes.Buffer // set while listing: the data connection copies the listing here
 	pending net.Listener  // active mode: listening for the next data connection
 	noEPRT  bool          // active mode: the server has no EPRT
+
+	rd     *textproto.Reader // replies to commands sent past the library (fast.go)
+	next   *nextData         // a data connection opened ahead (fast.go)
+	noEPSV bool              // the server has no EPSV: PASV
 }
 
 // dial opens and logs in one control connection.
@@ -271,6 +301,7 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	}
 	s.ctl = newCtlConn(conn, raw, r.opts.Timeout, r.log, int(id))
 	s.ctl.prefix = prefix
+	s.ctl.cmds, s.ctl.turns = &r.pipe.cmds, &r.pipe.turns
 	if r.active != nil {
 		s.ctl.intercept = s.activeIntercept
 	}
@@ -296,6 +327,12 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	}
 	if banner == "" {
 		banner = s.ctl.banner()
+	}
+	if strings.Contains(banner, "vsFTPd") {
+		// vsftpd does not read the control connection during a
+		// transfer, so an EPSV sent behind the data waits its turn;
+		// proftpd answers it at once with 450 and pure-ftpd with 500.
+		r.pipe.early.Store(true)
 	}
 	if strings.Contains(banner, "Pure-FTPd") && !r.ctlMangled.Swap(true) {
 		r.log.Info("pure-ftpd stores control characters in names as '_'; such names will be refused", "conn", id)
@@ -464,6 +501,7 @@ func (s *session) run(ctx context.Context, fn func() error) error {
 }
 
 func (s *session) close() {
+	s.dropNext()
 	if s.broken {
 		s.ctl.abort()
 	} else {
@@ -574,6 +612,7 @@ func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 		return nil, pathErr("open", name, classify("USER", err))
 	}
 	stop := s.begin(ctx)
+	s.dropNext()
 	resp, err := s.sc.Retr(r.path(name))
 	if err != nil {
 		err = s.end(ctx, stop, err)
@@ -658,23 +697,7 @@ func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64
 	if err := r.checkName("put", name); err != nil {
 		return err
 	}
-	err := r.with(ctx, func(s *session) error {
-		sr := &srcReader{ctx: ctx, r: src}
-		err := s.sc.Stor(r.path(name), sr)
-		if sr.err != nil {
-			return sr.err
-		}
-		if err == nil {
-			return nil
-		}
-		var te *textproto.Error
-		if errors.As(err, &te) && (te.Code == codeUnavailableMsg || te.Code == codeBadName) && name != "" {
-			if _, serr := s.stat(remote.Dir(name)); errors.Is(serr, fs.ErrNotExist) {
-				return &kindError{fs.ErrNotExist, err}
-			}
-		}
-		return classify("STOR", err)
-	})
+	err := r.with(ctx, func(s *session) error { return s.libStore(ctx, name, src) })
 	return pathErr("put", name, err)
 }
 
@@ -687,28 +710,7 @@ func (r *Remote) Rename(ctx context.Context, from, to string) error {
 	if err := r.checkName("rename", to); err != nil {
 		return err
 	}
-	err := r.with(ctx, func(s *session) error {
-		pf, pt := r.path(from), r.path(to)
-		err := s.sc.Rename(pf, pt)
-		if err == nil {
-			return nil
-		}
-		var te *textproto.Error
-		if !errors.As(err, &te) {
-			return classify("RNTO", err)
-		}
-		if _, serr := s.stat(from); errors.Is(serr, fs.ErrNotExist) {
-			return &kindError{fs.ErrNotExist, err}
-		}
-		if fi, serr := s.stat(to); serr == nil && !fi.IsDir {
-			r.log.Debug("server cannot rename over a file; removing the target first", "to", to, "reply", err.Error())
-			if derr := s.sc.Delete(pt); derr != nil {
-				return classify("DELE", derr)
-			}
-			err = s.sc.Rename(pf, pt)
-		}
-		return classify("RNTO", err)
-	})
+	err := r.with(ctx, func(s *session) error { return s.rename(from, to) })
 	return pathErr("rename", to, err)
 }
 
@@ -793,6 +795,7 @@ func (r *Remote) List(ctx context.Context, name string) ([]remote.FileInfo, erro
 }
 
 func (s *session) list(name string) ([]remote.FileInfo, error) {
+	s.dropNext()
 	if err := s.sc.ChangeDir(s.r.path(name)); err != nil {
 		return nil, classify("CWD", err)
 	}
@@ -830,5 +833,8 @@ func (s *session) list(name string) ([]remote.FileInfo, error) {
 // Close implements remote.Remote.
 func (r *Remote) Close() error {
 	r.pool.close()
+	st := r.Stats()
+	r.log.Info("ftp statistics", "commands", st.Commands, "round_trips", st.RoundTrips,
+		"files", st.Files, "data_opened_ahead", st.Ahead, "early_epsv", r.pipe.early.Load() && !r.pipe.off.Load())
 	return nil
 }

@@ -1,0 +1,555 @@
+package ftp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gftp/gftp/remote"
+)
+
+// The upload path below speaks to the server itself instead of through
+// jlaffaye/ftp, to spend as few round trips per file as the protocol allows.
+// One PutAtomic on a warm connection is, at its best (passive mode):
+//
+//	STOR tmp, with the data connection already open and its TLS
+//	ClientHello sent at once                   -> 150, ServerHello   1 RTT
+//	the content, close_notify, FIN; then EPSV for
+//	the next transfer, before the STOR's reply  -> 226, 229          1 RTT
+//	RNFR tmp and RNTO name together, while the next
+//	data connection is dialled                  -> 350, 250          1 RTT
+//
+// so three round trips per file, against seven through the library (EPSV,
+// connect, STOR/150, TLS, 226, RNFR, RNTO). Nothing is sent ahead whose
+// failure could change what an earlier command does: RNFR and RNTO wait for
+// the STOR's 226, so a failed upload is never renamed over the old file.
+//
+// Servers answer pipelined commands in order (RFC 959 leaves them in the
+// control connection's buffer until the server reads them). A server that
+// answers the early EPSV out of turn, or not at all, turns the early EPSV off
+// for the rest of the run; the upload it happened to is judged by its own
+// reply either way.
+
+// replies is the session's reader of replies for commands sent past the
+// library. It is made once per session, so that replies to pipelined
+// commands that arrive in one TCP segment are not lost between calls.
+func (s *session) replies() *textproto.Reader {
+	if s.rd == nil {
+		s.rd = textproto.NewReader(bufio.NewReaderSize(readerFunc(s.ctl.recv), 4096))
+	}
+	return s.rd
+}
+
+// send writes commands in one write, so that they leave in one segment.
+func (s *session) send(cmds ...string) error {
+	var b strings.Builder
+	for _, c := range cmds {
+		b.WriteString(c)
+		b.WriteString("\r\n")
+	}
+	_, err := s.ctl.send([]byte(b.String()))
+	return err
+}
+
+// reply reads one reply to a command sent with send. A reply with an error
+// code is returned as a *textproto.Error, as the library does.
+func (s *session) reply() (int, string, error) {
+	code, msg, err := s.replies().ReadResponse(0)
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return te.Code, te.Msg, nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	return code, msg, nil
+}
+
+// settled reports whether every reply sent so far has been read: what the
+// library reads next must be the reply to its own next command.
+func (s *session) settled() bool {
+	return s.rd == nil || s.rd.R.Buffered() == 0
+}
+
+// nextData is a data connection opened ahead, for the next transfer.
+type nextData struct {
+	done chan struct{}
+	c    net.Conn
+	err  error
+	at   time.Time
+}
+
+// dropNext closes a data connection opened ahead that no transfer took. The
+// server keeps listening until the next EPSV or PASV replaces the port.
+func (s *session) dropNext() {
+	n := s.next
+	s.next = nil
+	if n == nil {
+		return
+	}
+	go func() {
+		<-n.done
+		if n.c != nil {
+			n.c.Close()
+		}
+	}()
+}
+
+// passive sends EPSV (or PASV) and returns the address to connect to: the
+// server's port, at the control connection's address unless the options
+// trust the address a PASV reply names.
+func (s *session) passive() (string, error) {
+	cmd := "EPSV"
+	if s.r.opts.DisableEPSV || s.noEPSV {
+		cmd = "PASV"
+	}
+	if err := s.send(cmd); err != nil {
+		return "", err
+	}
+	code, msg, err := s.reply()
+	if err != nil {
+		return "", err
+	}
+	if cmd == "EPSV" && (code == 500 || code == 502 || code == 504 || code == 522) {
+		s.noEPSV = true
+		return s.passive()
+	}
+	return s.passiveAddr(cmd, code, msg)
+}
+
+func (s *session) passiveAddr(cmd string, code int, msg string) (string, error) {
+	host := ""
+	if ra, ok := s.ctl.raw.RemoteAddr().(*net.TCPAddr); ok {
+		host = ra.IP.String()
+	}
+	switch {
+	case cmd == "EPSV" && code == 229:
+		// 229 Entering Extended Passive Mode (|||port|)
+		i := strings.IndexByte(msg, '(')
+		j := strings.LastIndexByte(msg, ')')
+		if i < 0 || j < i+5 {
+			break
+		}
+		f := strings.Split(msg[i+1:j], string(msg[i+1]))
+		if len(f) != 5 {
+			break
+		}
+		port, err := strconv.Atoi(f[3])
+		if err != nil || port < 1 || port > 65535 {
+			break
+		}
+		return net.JoinHostPort(host, f[3]), nil
+	case cmd == "PASV" && code == 227:
+		// 227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)
+		i := strings.IndexByte(msg, '(')
+		j := strings.LastIndexByte(msg, ')')
+		if i < 0 || j < i {
+			// Some servers leave the parentheses out.
+			i = strings.IndexAny(msg, "0123456789") - 1
+			j = len(msg)
+		}
+		if i < -1 {
+			break
+		}
+		f := strings.Split(strings.TrimSpace(msg[i+1:j]), ",")
+		if len(f) != 6 {
+			break
+		}
+		var n [6]int
+		ok := true
+		for k, v := range f {
+			x, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || x < 0 || x > 255 {
+				ok = false
+			}
+			n[k] = x
+		}
+		if !ok {
+			break
+		}
+		if s.r.opts.TrustPASVIP {
+			host = fmt.Sprintf("%d.%d.%d.%d", n[0], n[1], n[2], n[3])
+		}
+		return net.JoinHostPort(host, strconv.Itoa(n[4]<<8|n[5])), nil
+	}
+	if code >= 400 {
+		return "", &textproto.Error{Code: code, Msg: msg}
+	}
+	return "", fmt.Errorf("%s: unexpected reply %d %s", cmd, code, msg)
+}
+
+// dialAhead starts connecting to the data port addr, for the next transfer.
+func (s *session) dialAhead(addr string) *nextData {
+	n := &nextData{done: make(chan struct{}), at: time.Now()}
+	d := net.Dialer{Timeout: s.r.opts.Timeout}
+	go func() {
+		defer close(n.done)
+		n.c, n.err = d.Dial("tcp", addr)
+	}()
+	return n
+}
+
+// connecting returns the data connection for the next transfer, being
+// dialled or dialled already: the one opened ahead when it is fresh, else
+// one asked for now with EPSV. The STOR goes before the connection is up;
+// servers accept it when they get to the command.
+func (s *session) connecting() (*nextData, error) {
+	if n := s.next; n != nil {
+		s.next = nil
+		// A server forgets a port nobody used for long (vsftpd's
+		// accept_timeout is 60 s): an old one is not worth the risk.
+		if time.Since(n.at) < idleCheck {
+			s.r.pipe.ahead.Add(1)
+			return n, nil
+		}
+		s.next = n
+		s.dropNext()
+	}
+	addr, err := s.passive()
+	if err != nil {
+		return nil, err
+	}
+	return s.dialAhead(addr), nil
+}
+
+// connected waits for the data connection and wraps it for the transfer.
+func (s *session) connected(ctx context.Context, n *nextData) (*dataConn, error) {
+	select {
+	case <-n.done:
+	case <-ctx.Done():
+		s.next = n
+		s.dropNext()
+		return nil, ctx.Err()
+	}
+	if n.err != nil {
+		return nil, n.err
+	}
+	dc := &dataConn{
+		Conn:    n.c,
+		ch:      dialedChannel{n.c},
+		cfg:     s.tlsCfg,
+		timeout: s.r.opts.Timeout,
+		log:     s.r.log,
+		id:      int(s.id),
+	}
+	s.mu.Lock()
+	s.data = dc
+	s.mu.Unlock()
+	return dc, nil
+}
+
+// pipelined reports whether the fast upload path is on: in passive mode.
+// Active mode needs the server to connect after the STOR, which the library
+// path does.
+func (r *Remote) pipelined() bool { return r.active == nil }
+
+// epsvAhead reports whether an EPSV for the next transfer may go out with
+// the commands of this one.
+func (s *session) epsvAhead() bool {
+	return s.r.active == nil && !s.r.opts.DisableEPSV && !s.noEPSV
+}
+
+// PutAtomic implements remote.AtomicPutter: it writes a temporary name and
+// renames it over name, with the fewest round trips the server allows (see
+// the top of this file).
+func (r *Remote) PutAtomic(ctx context.Context, name string, src io.Reader, size int64) error {
+	if err := r.checkName("put", name); err != nil {
+		return err
+	}
+	tmp := remote.TempName(name)
+	if strings.ContainsAny(r.path(name), "\r\n") {
+		// Refused by the library, with its own words.
+		return remote.PutViaTemp(ctx, r, name, src, size)
+	}
+	var op string
+	err := r.with(ctx, func(s *session) error {
+		op = "put"
+		store := s.libStore
+		if r.pipelined() {
+			store = func(ctx context.Context, tmp string, src io.Reader) error { return s.store(ctx, tmp, name, src) }
+		}
+		if err := store(ctx, tmp, src); err != nil {
+			return err
+		}
+		op = "rename"
+		// Where the EPSV could not go early, it goes with the rename.
+		return s.renameEPSV(tmp, name, r.pipelined() && s.next == nil && s.epsvAhead())
+	})
+	if err != nil {
+		removeQuietly(r, tmp)
+		return pathErr(op, name, err)
+	}
+	r.pipe.files.Add(1)
+	return nil
+}
+
+// removeQuietly removes a temporary file on a fresh context, so that a
+// cancelled deploy still cleans up.
+func removeQuietly(r *Remote, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = r.Remove(ctx, name)
+}
+
+// store uploads src to tmp on the session's connection: STOR and the data
+// go out together, and the next transfer's EPSV follows the data before
+// the STOR's reply is in. final is the name tmp stands for, for errors.
+func (s *session) store(ctx context.Context, tmp, final string, src io.Reader) error {
+	r := s.r
+	if !s.settled() {
+		// Cannot happen: every reply asked for is read before returning.
+		s.broken = true
+		return &kindError{remote.ErrTemporary, errors.New("control connection out of step")}
+	}
+	n, err := s.connecting()
+	if err != nil {
+		return classify("EPSV", err)
+	}
+	if err := s.send("STOR " + r.path(tmp)); err != nil {
+		s.next = n
+		s.dropNext()
+		return classify("STOR", err)
+	}
+	dc, err := s.connected(ctx, n)
+	if err != nil {
+		// The server waits for a connection that will not come.
+		s.broken = true
+		return classify("STOR", err)
+	}
+	// The content goes while the STOR's first reply is on its way; a
+	// refusal (no reply 1xx) aborts the data connection.
+	sr := &srcReader{ctx: ctx, r: src}
+	sent := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(dc, sr)
+		if err == nil {
+			err = dc.Handshake() // an empty file still needs its TLS
+		}
+		if err == nil {
+			err = dc.finish()
+		}
+		sent <- err
+	}()
+	code, msg, err := s.reply()
+	if err == nil && code >= 200 && code < 300 {
+		// Done without a preliminary reply: nothing more will come.
+		if werr := <-sent; werr != nil {
+			return &kindError{remote.ErrTemporary, fmt.Errorf("data connection: %w", werr)}
+		}
+		return nil
+	}
+	if err != nil || code >= 300 {
+		dc.abort()
+		<-sent
+		if err != nil {
+			return classify("STOR", err)
+		}
+		return s.storErr(final, &textproto.Error{Code: code, Msg: msg})
+	}
+	if werr := <-sent; werr != nil {
+		dc.abort()
+		if sr.err != nil {
+			// The caller's reader failed: the server holds a partial
+			// temporary file and will say so in a reply nobody needs.
+			s.broken = true
+			return sr.err
+		}
+		// The server says what went wrong; its reply is read below.
+		code, msg, err = s.reply()
+		if err != nil {
+			return classify("STOR", err)
+		}
+		if code < 300 {
+			return &kindError{remote.ErrTemporary, fmt.Errorf("data connection: %w", werr)}
+		}
+		return s.storErr(final, &textproto.Error{Code: code, Msg: msg})
+	}
+	early := s.r.pipe.early.Load() && !s.r.pipe.off.Load() && s.epsvAhead()
+	if early {
+		if err := s.send("EPSV"); err != nil {
+			return classify("STOR", err)
+		}
+	}
+	code, msg, err = s.reply()
+	if err != nil {
+		return classify("STOR", err)
+	}
+	if !early {
+		if code >= 300 {
+			return s.storErr(final, &textproto.Error{Code: code, Msg: msg})
+		}
+		return nil
+	}
+	code2, msg2, err := s.reply()
+	if err != nil {
+		return classify("EPSV", err)
+	}
+	xfer, xmsg := code, msg
+	pcode, pmsg := code2, msg2
+	if code == 229 || (code >= 400 && code2 >= 200 && code2 < 300) {
+		// The EPSV was answered before the transfer's end: the server
+		// read it while the transfer was running. The transfer's own
+		// reply is the other one; no more early EPSVs in this run.
+		xfer, xmsg, pcode, pmsg = code2, msg2, code, msg
+	}
+	if pcode != 229 {
+		if !s.r.pipe.off.Swap(true) {
+			s.r.log.Info("server did not take an EPSV sent behind the data; sending it with the rename instead", "conn", s.id,
+				"replies", fmt.Sprintf("%d %s / %d %s", code, msg, code2, msg2))
+		}
+	} else if addr, err := s.passiveAddr("EPSV", pcode, pmsg); err == nil {
+		s.next = s.dialAhead(addr)
+	}
+	if xfer >= 300 {
+		return s.storErr(final, &textproto.Error{Code: xfer, Msg: xmsg})
+	}
+	return nil
+}
+
+// storErr classifies a refused STOR the way Put does: a 550 or 553 for a
+// missing directory is ErrNotExist.
+func (s *session) storErr(name string, err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) && (te.Code == codeUnavailableMsg || te.Code == codeBadName) && name != "" {
+		if _, serr := s.stat(remote.Dir(name)); errors.Is(serr, fs.ErrNotExist) {
+			return &kindError{fs.ErrNotExist, err}
+		}
+	}
+	return classify("STOR", err)
+}
+
+// libStore uploads through the library (active mode, or a server that
+// cannot take pipelined commands).
+func (s *session) libStore(ctx context.Context, name string, src io.Reader) error {
+	s.dropNext()
+	sr := &srcReader{ctx: ctx, r: src}
+	err := s.sc.Stor(s.r.path(name), sr)
+	if sr.err != nil {
+		return sr.err
+	}
+	if err == nil {
+		return nil
+	}
+	return s.storErr(name, err)
+}
+
+// rename sends RNFR and RNTO together: the server answers RNTO with 503
+// when RNFR failed, so nothing is lost by not waiting for the 350. Where the
+// server refuses to rename over an existing file, the target is removed
+// first.
+func (s *session) rename(from, to string) error { return s.renameEPSV(from, to, false) }
+
+// renameEPSV is rename, with an EPSV for the next transfer behind RNTO when
+// epsv is set; its data connection is dialled at once.
+func (s *session) renameEPSV(from, to string, epsv bool) error {
+	pf, pt := s.r.path(from), s.r.path(to)
+	if strings.ContainsAny(pf+pt, "\r\n") || !s.settled() {
+		return s.renameLib(from, to, s.sc.Rename(pf, pt))
+	}
+	cmds := []string{"RNFR " + pf, "RNTO " + pt}
+	if epsv {
+		s.dropNext()
+		cmds = append(cmds, "EPSV")
+	}
+	if err := s.send(cmds...); err != nil {
+		return classify("RNFR", err)
+	}
+	c1, m1, err := s.reply()
+	if err != nil {
+		return classify("RNFR", err)
+	}
+	c2, m2, err := s.reply()
+	if err != nil {
+		return classify("RNTO", err)
+	}
+	if epsv {
+		c3, m3, err := s.reply()
+		if err != nil {
+			return classify("EPSV", err)
+		}
+		if addr, err := s.passiveAddr("EPSV", c3, m3); err == nil {
+			s.next = s.dialAhead(addr)
+		} else if c3 == 500 || c3 == 502 || c3 == 504 || c3 == 522 {
+			s.noEPSV = true
+		}
+	}
+	switch {
+	case c1 != 350:
+		return s.renameLib(from, to, &textproto.Error{Code: c1, Msg: m1})
+	case c2 >= 300:
+		return s.renameLib(from, to, &textproto.Error{Code: c2, Msg: m2})
+	}
+	return nil
+}
+
+// renameLib examines a failed rename, and removes the target first where
+// the server cannot rename over a file.
+func (s *session) renameLib(from, to string, err error) error {
+	if err == nil {
+		return nil
+	}
+	r := s.r
+	var te *textproto.Error
+	if !errors.As(err, &te) {
+		return classify("RNTO", err)
+	}
+	if _, serr := s.stat(from); errors.Is(serr, fs.ErrNotExist) {
+		return &kindError{fs.ErrNotExist, err}
+	}
+	if fi, serr := s.stat(to); serr == nil && !fi.IsDir {
+		r.log.Debug("server cannot rename over a file; removing the target first", "to", to, "reply", err.Error())
+		if derr := s.sc.Delete(r.path(to)); derr != nil {
+			return classify("DELE", derr)
+		}
+		err = s.sc.Rename(r.path(from), r.path(to))
+	}
+	return classify("RNTO", err)
+}
+
+// finish ends an upload's data connection without waiting for the server:
+// close_notify and a TCP half-close go now, and the socket is drained to the
+// server's own close in the background (vsftpd over TLS 1.3 answers 426 to
+// an upload whose client resets the connection with tickets unread).
+func (d *dataConn) finish() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	d.mu.Unlock()
+	if !d.established || d.err != nil || d.Conn == nil {
+		return d.ch.Close()
+	}
+	var err error
+	if d.tls != nil && d.handshaken {
+		err = d.tls.CloseWrite()
+	}
+	if cw, ok := d.Conn.(interface{ CloseWrite() error }); ok {
+		if cerr := cw.CloseWrite(); err == nil {
+			err = cerr
+		}
+	}
+	go func() {
+		wait := d.timeout
+		if wait <= 0 || wait > 10*time.Second {
+			wait = 10 * time.Second
+		}
+		_ = d.Conn.SetDeadline(time.Now().Add(wait))
+		var rd io.Reader = d.Conn
+		if d.tls != nil && d.handshaken {
+			rd = d.tls
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(rd, drainLimit))
+		_ = d.ch.Close()
+	}()
+	return err
+}

@@ -14,7 +14,8 @@ import (
 
 // JournalName is the file, in the remote root, where a failed or
 // interrupted deploy records the files it did upload, so that the next run
-// can skip them. A successful deploy removes it.
+// can skip them; its presence also tells the next run to sweep temporary
+// files the failed one may have left. A successful deploy removes it.
 const JournalName = ".gftp.journal"
 
 // journal maps remote paths to the blob each one received. An entry is
@@ -26,18 +27,20 @@ type journal struct {
 	Uploaded map[string]string `json:"uploaded"` // path -> blob SHA
 }
 
-func readJournal(ctx context.Context, r remote.Remote) journal {
+// readJournal reads the journal an earlier run left, and says whether
+// there was one: then that run failed, and may have left temporary files.
+func readJournal(ctx context.Context, r remote.Remote) (journal, bool) {
 	j := journal{Uploaded: map[string]string{}}
 	rc, err := r.Open(ctx, JournalName)
 	if err != nil {
-		return j
+		return j, false
 	}
 	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, 64<<20))
 	if err != nil || json.Unmarshal(data, &j) != nil || j.Uploaded == nil {
-		return journal{Uploaded: map[string]string{}}
+		return journal{Uploaded: map[string]string{}}, true
 	}
-	return j
+	return j, true
 }
 
 // writeJournal records j on a fresh context, so that an interrupted run

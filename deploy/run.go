@@ -112,15 +112,21 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	// A failed or interrupted run may have left a journal of what it
 	// delivered; its successors skip those files and keep it until the
 	// deploy completes.
-	jr := readJournal(ctx, e.Remote)
+	jr, found := readJournal(ctx, e.Remote)
 	jr.Target = p.To.String()
+	if found {
+		e.sweepTemps(ctx, p, log)
+	}
+	started := false
 	defer func() {
 		switch {
 		case res.Marker:
-			if err := removeJournal(ctx, e.Remote); err != nil {
-				log.Info("could not remove the journal", "name", JournalName, "err", err)
+			if found {
+				if err := removeJournal(ctx, e.Remote); err != nil {
+					log.Info("could not remove the journal", "name", JournalName, "err", err)
+				}
 			}
-		case len(jr.Uploaded) > 0:
+		case started:
 			if err := writeJournal(e.Remote, jr); err != nil {
 				log.Info("could not write the journal", "name", JournalName, "err", err)
 			}
@@ -151,6 +157,7 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	}
 
 	// 2. Uploads, each to a temporary name renamed over the old file.
+	started = len(p.Uploads) > 0
 	var bytes atomic.Int64
 	var uploaded, resumed atomic.Int64
 	parallel(ctx, jobs, p.Uploads, func(a Action) {
@@ -248,6 +255,33 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	}
 	res.Marker = true
 	return res, nil
+}
+
+// sweepTemps removes temporary files that an earlier, failed run left in
+// the directories this run uploads into (a transfer cut off mid-way cannot
+// remove its own). Errors are only logged: leftovers do no harm, and
+// gftp check lists them.
+func (e *Executor) sweepTemps(ctx context.Context, p *Plan, log *slog.Logger) {
+	dirs := map[string]bool{"": true}
+	for _, a := range p.Uploads {
+		dirs[remote.Dir(a.Path)] = true
+	}
+	for d := range dirs {
+		list, err := e.Remote.List(ctx, d)
+		if err != nil {
+			continue
+		}
+		for _, fi := range list {
+			if !fi.IsDir && remote.IsTemp(fi.Name) {
+				name := remote.Join(d, fi.Name)
+				if err := e.Remote.Remove(ctx, name); err != nil {
+					log.Info("could not remove a leftover temporary file", "path", name, "err", err)
+				} else {
+					log.Info("removed a leftover temporary file", "path", name)
+				}
+			}
+		}
+	}
 }
 
 // upload sends one file, reading its content afresh for each attempt. When

@@ -173,6 +173,7 @@ func (a *app) rootCommand() *cli.Command {
 			},
 			a.publishDumbCommand(),
 			a.checkCommand(),
+			a.diagCommand(),
 			{
 				Name:  "version",
 				Usage: "print gftp's version",

@@ -14,10 +14,6 @@ import (
 	"github.com/gftp/gftp/remote"
 )
 
-// Until app.go lists a.diagCommand() among its commands, this keeps
-// staticcheck from calling it unused; delete it then.
-var _ = (*app).diagCommand
-
 // diagCommand is `gftp diag URL` and `gftp diag handshake HOST[:PORT]`.
 // It needs no repository; inside one, it reads the URL and credentials
 // from the same settings as push.

@@ -30,6 +30,14 @@ type ctlConn struct {
 
 	prefix []byte // a greeting read before TLS, replayed to the library
 
+	// batch, when set, goes out in one write behind the command it is
+	// keyed by (FEAT, after login): the commands the library sends next,
+	// one round trip at a time. Their replies are handed to the library as
+	// it asks (see pipelineWrite).
+	batch   map[string][]string
+	pending []pendingReply // sent in a batch, in order, reply not yet given to the library
+	pbuf    []byte         // read past the replies handed out so far
+
 	cmds, turns *atomic.Int64 // counters shared by a Remote's connections (may be nil)
 	wrote       bool          // sent since the last read: the next read is a round trip
 
@@ -86,6 +94,9 @@ func (c *ctlConn) recv(p []byte) (int, error) {
 }
 
 func (c *ctlConn) Write(p []byte) (int, error) {
+	if c.batch != nil || c.pending != nil {
+		return c.pipelineWrite(p)
+	}
 	if c.intercept != nil {
 		// textproto writes each command in one Write.
 		if cmd := strings.TrimRight(string(p), "\r\n"); cmd == "EPSV" || cmd == "PASV" {
@@ -98,6 +109,105 @@ func (c *ctlConn) Write(p []byte) (int, error) {
 		}
 	}
 	return c.send(p)
+}
+
+// pendingReply is a command sent ahead in a batch, and its reply once read.
+type pendingReply struct {
+	cmd   string
+	reply []byte // the whole reply, every line; nil until read
+}
+
+// pipelineWrite sends the library's command, or, for a command sent ahead in
+// a batch, hands the library its reply instead. Servers answer in order, so
+// the replies to commands the library skips (OPTS UTF8 ON when FEAT has no
+// UTF8) are read and dropped, and a command that was not sent ahead waits
+// until every batched reply is in.
+func (c *ctlConn) pipelineWrite(p []byte) (int, error) {
+	cmd := strings.TrimRight(string(p), "\r\n")
+	if more, ok := c.batch[cmd]; ok {
+		c.batch = nil
+		var b strings.Builder
+		b.Write(p)
+		c.pending = append(c.pending, pendingReply{cmd: cmd})
+		for _, m := range more {
+			b.WriteString(m + "\r\n")
+			c.pending = append(c.pending, pendingReply{cmd: m})
+		}
+		if _, err := c.send([]byte(b.String())); err != nil {
+			return 0, err
+		}
+		return len(p), c.handOut(cmd)
+	}
+	for _, pr := range c.pending {
+		if pr.cmd == cmd {
+			return len(p), c.handOut(cmd)
+		}
+	}
+	// Not sent ahead: every batched reply first, then this command.
+	for len(c.pending) > 0 {
+		if err := c.readPending(); err != nil {
+			return 0, err
+		}
+		c.pending = c.pending[1:]
+	}
+	c.pending = nil
+	c.prefix = append(c.prefix, c.pbuf...)
+	c.pbuf = nil
+	return c.send(p)
+}
+
+// handOut reads replies up to cmd's and puts cmd's where the library reads.
+func (c *ctlConn) handOut(cmd string) error {
+	for len(c.pending) > 0 {
+		pr := c.pending[0]
+		if err := c.readPending(); err != nil {
+			return err
+		}
+		reply := c.pending[0].reply
+		c.pending = c.pending[1:]
+		if pr.cmd == cmd {
+			c.prefix = append(c.prefix, reply...)
+			if len(c.pending) == 0 {
+				c.pending = nil
+				c.prefix = append(c.prefix, c.pbuf...)
+				c.pbuf = nil
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// readPending reads the whole reply of the first pending command: lines
+// until one that starts with its code and a space (RFC 959 section 4.2).
+func (c *ctlConn) readPending() error {
+	if c.pending[0].reply != nil {
+		return nil
+	}
+	var reply []byte
+	code := ""
+	for {
+		i := bytes.IndexByte(c.pbuf, '\n')
+		if i < 0 {
+			buf := make([]byte, 4096)
+			n, err := c.recv(buf)
+			c.pbuf = append(c.pbuf, buf[:n]...)
+			if err != nil && n == 0 {
+				return err
+			}
+			continue
+		}
+		line := c.pbuf[:i+1]
+		c.pbuf = c.pbuf[i+1:]
+		reply = append(reply, line...)
+		if code == "" && len(line) >= 3 {
+			code = string(line[:3])
+		}
+		if len(line) >= 4 && string(line[:3]) == code && line[3] == ' ' {
+			c.pending[0].reply = reply
+			return nil
+		}
+	}
 }
 
 // send writes to the server, with the idle deadline, and logs.

@@ -302,6 +302,16 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	s.ctl = newCtlConn(conn, raw, r.opts.Timeout, r.log, int(id))
 	s.ctl.prefix = prefix
 	s.ctl.cmds, s.ctl.turns = &r.pipe.cmds, &r.pipe.turns
+	// What jlaffaye/ftp's Login sends after FEAT, one round trip each, goes
+	// out with FEAT; the first connection's PWD too (New asks for it).
+	batch := []string{"TYPE I", "OPTS UTF8 ON"}
+	if s.tlsCfg != nil {
+		batch = append(batch, "PBSZ 0", "PROT P")
+	}
+	if id == 1 {
+		batch = append(batch, "PWD")
+	}
+	s.ctl.batch = map[string][]string{"FEAT": batch}
 	if r.active != nil {
 		s.ctl.intercept = s.activeIntercept
 	}

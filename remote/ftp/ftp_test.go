@@ -1,6 +1,7 @@
 package ftp_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -580,13 +581,10 @@ func stallServer(t *testing.T) string {
 			go func() {
 				defer c.Close()
 				io.WriteString(c, "220 hi\r\n")
-				buf := make([]byte, 512)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					cmd := strings.ToUpper(strings.Fields(string(buf[:n]) + " x")[0])
+				// One command a line: clients send several in one write.
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					cmd := strings.ToUpper(strings.Fields(sc.Text() + " x")[0])
 					switch cmd {
 					case "USER":
 						io.WriteString(c, "331 pass\r\n")
@@ -598,6 +596,8 @@ func stallServer(t *testing.T) string {
 						io.WriteString(c, "200 ok\r\n")
 					case "PWD":
 						io.WriteString(c, "257 \"/\"\r\n")
+					case "OPTS":
+						io.WriteString(c, "501 no\r\n")
 					case "QUIT":
 						return
 					default: // stall

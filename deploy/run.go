@@ -198,23 +198,56 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		return res, &FailedError{Failures: failures, Skipped: "deletes were not attempted"}
 	}
 
-	// 3. Deletes. A file that is already gone is what we wanted.
+	// 3. Deletes. A file that is already gone is what we wanted. Where the
+	// transport deletes in batches (S3), one request covers many files.
 	var deleted atomic.Int64
-	parallel(ctx, jobs, p.Deletes, func(a Action) {
-		obs.Begin(a)
-		err := e.Remote.Remove(ctx, a.Path)
-		if errors.Is(err, fs.ErrNotExist) {
-			log.Info("already gone", "path", a.Path)
-			err = nil
+	if b, ok := remote.As[remote.BatchRemover](e.Remote); ok && len(p.Deletes) > 0 {
+		names := make([]string, len(p.Deletes))
+		for i, a := range p.Deletes {
+			names[i] = a.Path
+			obs.Begin(a)
 		}
-		obs.End(a, err)
-		if err != nil {
-			fail(a, err)
-			return
+		failed := map[string]error{}
+		if err := b.RemoveAll(ctx, names); err != nil {
+			for _, one := range unjoin(err) {
+				var pe *fs.PathError
+				if errors.As(one, &pe) {
+					failed[pe.Path] = one
+				} else {
+					for _, n := range names {
+						failed[n] = err
+					}
+					break
+				}
+			}
 		}
-		log.Info("deleted", "path", a.Path, "reason", a.Reason)
-		deleted.Add(1)
-	})
+		for _, a := range p.Deletes {
+			err := failed[a.Path]
+			obs.End(a, err)
+			if err != nil {
+				fail(a, err)
+				continue
+			}
+			log.Info("deleted", "path", a.Path, "reason", a.Reason)
+			deleted.Add(1)
+		}
+	} else {
+		parallel(ctx, jobs, p.Deletes, func(a Action) {
+			obs.Begin(a)
+			err := e.Remote.Remove(ctx, a.Path)
+			if errors.Is(err, fs.ErrNotExist) {
+				log.Info("already gone", "path", a.Path)
+				err = nil
+			}
+			obs.End(a, err)
+			if err != nil {
+				fail(a, err)
+				return
+			}
+			log.Info("deleted", "path", a.Path, "reason", a.Reason)
+			deleted.Add(1)
+		})
+	}
 	res.Deleted = int(deleted.Load())
 	if err := ctx.Err(); err != nil {
 		res.Failures = failures
@@ -312,6 +345,14 @@ func (e *Executor) upload(ctx context.Context, a Action, obs Observer, total *at
 		}
 		return err
 	})
+}
+
+// unjoin splits an errors.Join result into its errors.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // parallel runs fn over items with at most jobs at once, and stops handing

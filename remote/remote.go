@@ -338,3 +338,10 @@ func As[T any](r Remote) (T, bool) {
 type PutIfAbsenter interface {
 	PutIfAbsent(ctx context.Context, name string, r io.Reader) error
 }
+
+// BatchRemover is implemented by transports that delete many files in one
+// request (S3 DeleteObjects). A name that does not exist is not an error;
+// the error joins one *fs.PathError per name that could not be removed.
+type BatchRemover interface {
+	RemoveAll(ctx context.Context, names []string) error
+}

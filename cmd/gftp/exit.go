@@ -15,6 +15,7 @@ import (
 	"github.com/gftp/gftp/deploy"
 	"github.com/gftp/gftp/remote"
 	"github.com/gftp/gftp/remote/ftp"
+	"github.com/gftp/gftp/remote/sftp"
 )
 
 // Exit codes: git-ftp's, so that scripts written for it keep working.
@@ -196,7 +197,14 @@ func describe(err error) (cause, hint string) {
 		if !strings.Contains(strings.ToLower(cause), "authentication failed") {
 			cause = "authentication failed: " + cause
 		}
-		return cause, "check the user and password (--user, --password-command, GFTP_PASSWORD, git config git-ftp.password, ~/.netrc)"
+		if strings.Contains(cause, "s3://") || strings.Contains(cause, "S3") {
+			return cause, "check the access key and secret (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, --s3-profile, or GFTP_USER and GFTP_PASSWORD) and --s3-endpoint"
+		}
+		return cause, "check the user and password (--user, --password-command, GFTP_PASSWORD, git config git-ftp.password, ~/.netrc); for SFTP keys, --key and GFTP_KEY_PASSPHRASE"
+	case errors.Is(err, sftp.ErrHostKeyChanged):
+		return cause, "if the server's key really changed (reinstalled server), remove its old line from known_hosts (ssh-keygen -R HOST) and connect again; otherwise someone may be intercepting the connection"
+	case errors.Is(err, sftp.ErrHostKeyUnknown):
+		return cause, "check the fingerprint with the server's administrator, then add the line above to known_hosts, or run once with --accept-new-host-key"
 	case errors.Is(err, ftp.ErrTLSRefused):
 		return cause, "the server does not do TLS: ftpes:// never falls back to plain text; use ftp:// only if you accept sending the password in clear"
 	case errors.Is(err, ftp.ErrTLSRequired):

@@ -107,11 +107,16 @@ func AcquireLock(ctx context.Context, r remote.Remote, info LockInfo, opts LockO
 			return l, err
 		}
 		le.TTL = opts.TTL
-		if attempt > 0 || !opts.Break || !le.Stale() {
+		dead := holderDead(le.Holder)
+		if attempt > 0 || !dead && (!opts.Break || !le.Stale()) {
 			return nil, le
 		}
 		if opts.Warn != nil {
-			opts.Warn(fmt.Sprintf("breaking a stale lock (%s old, --lock-ttl %s): %s", le.Age.Round(time.Second), opts.TTL, le.Error()))
+			if dead {
+				opts.Warn(fmt.Sprintf("breaking the lock of a deploy on this host that no longer runs (pid %d): %s", le.Holder.PID, le.Error()))
+			} else {
+				opts.Warn(fmt.Sprintf("breaking a stale lock (%s old, --lock-ttl %s): %s", le.Age.Round(time.Second), opts.TTL, le.Error()))
+			}
 		}
 		if err := (&Lock{r: r, object: isObjectLock(r)}).Release(ctx); err != nil {
 			return nil, fmt.Errorf("break stale lock: %w", err)

@@ -101,3 +101,53 @@ func TestInterrupt(t *testing.T) {
 		})
 	}
 }
+
+// TestDoubleInterrupt: a second Ctrl-C exits at once, with 130 and the
+// marker unmoved; push --repair then completes and removes what the abrupt
+// exit left.
+func TestDoubleInterrupt(t *testing.T) {
+	srv := servers.Start(t, servers.VsftpdPlain)
+	g := gittest.New(t)
+	g.Write("index.html", []byte("one"))
+	c1 := g.Commit("one")
+	mustGftp(t, srv, g.Dir, "init", srv.URL)
+	for i := 0; i < 300; i++ {
+		g.Write(fmt.Sprintf("f%03d.bin", i), bytes.Repeat([]byte{byte(i)}, 50000))
+	}
+	c2 := g.Commit("two")
+	cmd := exec.Command(gftpBin, "push", "-v", "-j", "1", srv.URL)
+	cmd.Dir = g.Dir
+	cmd.Env = append(gittest.Env(), "GFTP_USER="+srv.User, "GFTP_PASSWORD="+srv.Password)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var log strings.Builder
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "uploaded path=") {
+			cmd.Process.Signal(syscall.SIGINT)
+			cmd.Process.Signal(syscall.SIGINT)
+			break
+		}
+	}
+	io.Copy(&log, stderr)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d after two interrupts, want 130\n%s", code, log.String())
+	}
+	if got := readMarker(t, srv); got != c1+"\n" {
+		t.Fatalf("marker moved to %q", got)
+	}
+	// The abrupt exit kept the lock; its holder no longer runs on this
+	// host, so the next run breaks it by itself.
+	r := mustGftp(t, srv, g.Dir, "push", "--repair", srv.URL)
+	if !strings.Contains(r.stderr, "no longer runs") {
+		t.Errorf("the dead holder's lock should be broken with a warning:\n%s", r.stderr)
+	}
+	checkServed(t, srv, g, c2)
+	if l := leftovers(srv.Root); len(l) > 0 {
+		t.Errorf("left behind after push --repair: %q", l)
+	}
+}

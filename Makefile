@@ -8,7 +8,8 @@ TEST_TIMEOUT  ?= 20m
 FUZZTIME      ?= 5s
 # package:FuzzTarget for every parser that reads input from outside.
 FUZZ_TARGETS  = ./deploy:FuzzParseMarker ./deploy:FuzzIgnore ./deploy:FuzzInclude \
-                ./remote:FuzzParseURL ./dumbhttp:FuzzParseInfoRefs ./dumbhttp:FuzzParsePacks
+                ./remote:FuzzParseURL ./dumbhttp:FuzzParseInfoRefs ./dumbhttp:FuzzParsePacks \
+                ./diag:FuzzParsePASV ./diag:FuzzParseEPSV ./diag:FuzzParseFEAT ./remote/ftp:FuzzParseMLSD
 
 .PHONY: all build demo test test-short lint fuzz bench clean
 

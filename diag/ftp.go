@@ -134,8 +134,10 @@ func ParseFEAT(msg string) map[string]string {
 		if l == "" {
 			continue
 		}
-		name, params, _ := strings.Cut(l, " ")
-		feats[strings.ToUpper(name)] = strings.TrimSpace(params)
+		// Name and parameters are separated by white space, a tab included.
+		name := strings.Fields(l)[0]
+		params := strings.TrimSpace(l[len(name):])
+		feats[strings.ToUpper(name)] = params
 	}
 	return feats
 }

@@ -178,6 +178,23 @@ func (c *ctlConn) handOut(cmd string) error {
 	return nil
 }
 
+// settle reads the replies of every batched command before keep (all of
+// them when keep is not pending), for commands the library did not send.
+func (c *ctlConn) settle(keep string) error {
+	for len(c.pending) > 0 && c.pending[0].cmd != keep {
+		if err := c.readPending(); err != nil {
+			return err
+		}
+		c.pending = c.pending[1:]
+	}
+	if len(c.pending) == 0 {
+		c.pending = nil
+		c.prefix = append(c.prefix, c.pbuf...)
+		c.pbuf = nil
+	}
+	return nil
+}
+
 // readPending reads the whole reply of the first pending command: lines
 // until one that starts with its code and a space (RFC 959 section 4.2).
 func (c *ctlConn) readPending() error {

@@ -76,7 +76,7 @@ func (s *session) reply() (int, string, error) {
 // settled reports whether every reply sent so far has been read: what the
 // library reads next must be the reply to its own next command.
 func (s *session) settled() bool {
-	return s.rd == nil || s.rd.R.Buffered() == 0
+	return len(s.ctl.pending) == 0 && len(s.ctl.prefix) == 0 && (s.rd == nil || s.rd.R.Buffered() == 0)
 }
 
 // nextData is a data connection opened ahead, for the next transfer.

@@ -188,6 +188,9 @@ func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) 
 	}
 	stop := s.begin(ctx)
 	pwd, err := s.sc.CurrentDir()
+	if err == nil {
+		err = s.ctl.settle("")
+	}
 	err = s.end(ctx, stop, err)
 	r.pool.put(s)
 	if err != nil {
@@ -349,6 +352,11 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	}
 	if err = s.sc.Login(r.user, r.pass); err != nil {
 		err = s.replyErr(err)
+		_ = s.sc.Quit()
+		return nil, err
+	}
+	s.ctl.batch = nil
+	if err = s.ctl.settle("PWD"); err != nil {
 		_ = s.sc.Quit()
 		return nil, err
 	}

@@ -179,8 +179,16 @@ func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) 
 		r.active = a
 	}
 	r.pool = newPool(opts.Jobs, r.dial)
+	var shrunk atomic.Bool
 	r.pool.onShrink = func(n int, err error) {
+		if shrunk.Swap(true) {
+			r.log.Debug("server refused another connection", "connections", n, "reply", err.Error())
+			return
+		}
 		r.log.Info("server refused another connection; going on with fewer", "connections", n, "reply", err.Error())
+	}
+	r.pool.onRetry = func(wait time.Duration, err error) {
+		r.log.Info("server refused the connection as one too many; asking again", "wait", wait, "reply", err.Error())
 	}
 	s, err := r.pool.get(ctx)
 	if err != nil {
@@ -850,9 +858,9 @@ func (s *session) list(name string) ([]remote.FileInfo, error) {
 
 // Close implements remote.Remote.
 func (r *Remote) Close() error {
-	r.pool.close()
 	st := r.Stats()
-	r.log.Info("ftp statistics", "commands", st.Commands, "round_trips", st.RoundTrips,
+	r.pool.close()
+	r.log.Info("ftp statistics", "connections", r.pool.limit(), "commands", st.Commands, "round_trips", st.RoundTrips,
 		"files", st.Files, "data_opened_ahead", st.Ahead, "early_epsv", r.pipe.early.Load() && !r.pipe.off.Load())
 	return nil
 }

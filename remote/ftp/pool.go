@@ -21,10 +21,12 @@ var errClosed = errors.New("remote closed")
 type pool struct {
 	dial     func(ctx context.Context) (*session, error)
 	onShrink func(n int, err error)
+	onRetry  func(wait time.Duration, err error)
 
 	mu     sync.Mutex
 	idle   []*session
 	n      int // sessions alive or being dialled
+	live   int // sessions logged in and not yet dropped
 	max    int
 	closed bool
 	wake   chan struct{} // closed when a session or a slot frees
@@ -44,6 +46,7 @@ func (p *pool) broadcast() {
 }
 
 func (p *pool) get(ctx context.Context) (*session, error) {
+	refusals := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -74,21 +77,55 @@ func (p *pool) get(ctx context.Context) (*session, error) {
 			p.n++
 			p.mu.Unlock()
 			s, err := p.dial(ctx)
+			p.mu.Lock()
 			if err == nil {
+				p.live++
+				p.mu.Unlock()
 				return s, nil
 			}
-			p.mu.Lock()
 			p.n--
 			var te *textproto.Error
-			if errors.As(err, &te) && tooMany(te.Code, te.Msg) && p.n > 0 && ctx.Err() == nil {
-				if p.max > p.n {
-					p.max = p.n
-					if p.onShrink != nil {
-						p.onShrink(p.n, err)
+			if errors.As(err, &te) && tooMany(te.Code, te.Msg) && ctx.Err() == nil {
+				if p.live > 0 {
+					// Go on with the connections the server took, and
+					// those being dialled, which may still be refused.
+					if p.max > p.n {
+						p.max = p.n
+						if p.onShrink != nil {
+							p.onShrink(p.n, err)
+						}
 					}
+					p.broadcast()
+					p.mu.Unlock()
+					continue
 				}
-				p.mu.Unlock()
-				continue
+				if p.n == 0 && refusals < len(firstRetry) {
+					// Nothing of ours is connected: the server still
+					// counts sessions that just ended (an earlier run's).
+					wait := firstRetry[refusals]
+					refusals++
+					p.mu.Unlock()
+					if p.onRetry != nil {
+						p.onRetry(wait, err)
+					}
+					select {
+					case <-time.After(wait):
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					}
+					continue
+				}
+				if p.n > 0 {
+					// Others are still dialling: wait for them.
+					w := p.wake
+					p.mu.Unlock()
+					select {
+					case <-w:
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					}
+					continue
+				}
 			}
 			p.broadcast()
 			p.mu.Unlock()
@@ -104,11 +141,23 @@ func (p *pool) get(ctx context.Context) (*session, error) {
 	}
 }
 
+// firstRetry is how long to wait before asking again when the server
+// refuses the only connection for being one too many.
+var firstRetry = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}
+
+// limit returns how many connections the pool may open now.
+func (p *pool) limit() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.max
+}
+
 // put returns a session after use; a broken one is dropped.
 func (p *pool) put(s *session) {
 	p.mu.Lock()
 	if s.broken || p.closed {
 		p.n--
+		p.live--
 		p.broadcast()
 		p.mu.Unlock()
 		s.close()
@@ -127,6 +176,7 @@ func (p *pool) close() {
 	idle := p.idle
 	p.idle = nil
 	p.n -= len(idle)
+	p.live -= len(idle)
 	p.broadcast()
 	p.mu.Unlock()
 	var wg sync.WaitGroup

@@ -394,10 +394,14 @@ func (s *session) store(ctx context.Context, tmp, final string, src io.Reader) e
 	}
 	xfer, xmsg := code, msg
 	pcode, pmsg := code2, msg2
-	if code == 229 || (code >= 400 && code2 >= 200 && code2 < 300) {
+	if code == 229 {
 		// The EPSV was answered before the transfer's end: the server
 		// read it while the transfer was running. The transfer's own
-		// reply is the other one; no more early EPSVs in this run.
+		// reply is the other one. Only a 229 can be told apart this way:
+		// a failed transfer (426) followed by the EPSV's 229 is in order,
+		// and reading it the other way round would rename a truncated
+		// file into place. Any other pair is taken in order, which at
+		// worst fails an upload that succeeded; it is then retried.
 		xfer, xmsg, pcode, pmsg = code2, msg2, code, msg
 	}
 	if pcode != 229 {

@@ -261,7 +261,7 @@ func TestPushSuite(t *testing.T) {
 					t.Errorf("active=%v passive=%v in the -vv dialogue, want active=%v", active, passive, wantActive)
 				}
 			}
-			if tc.noDirs && (!strings.Contains(r.stderr, "DeleteObjects") || strings.Contains(r.stderr, "DeleteObject ")) {
+			if tc.noDirs && (!strings.Contains(r.stderr, "op=DeleteObjects ") || strings.Contains(r.stderr, "op=DeleteObject method=DELETE path=/gftp-test/doomed")) {
 				t.Errorf("S3 deletes should go in one DeleteObjects batch:\n%s", r.stderr)
 			}
 			if !strings.Contains(r.stdout, "5 uploaded, 1 deleted") {

@@ -14,19 +14,18 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gftp/gftp/internal/tlstrace"
+	"github.com/gftp/gftp/internal/trust"
 )
 
 // Target is the server to diagnose.
@@ -732,29 +731,12 @@ type policy struct {
 
 func newPolicy(host string, o Options) (*policy, error) {
 	p := &policy{host: host, insecure: o.Insecure, keyLog: o.KeyLog}
-	if o.CACert != "" {
-		pem, err := os.ReadFile(o.CACert)
-		if err != nil {
-			return nil, fmt.Errorf("read --cacert: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("read --cacert: no PEM certificate in %s", o.CACert)
-		}
-		p.roots = pool
+	var err error
+	if p.roots, err = trust.RootCAs(o.CACert); err != nil {
+		return nil, err
 	}
-	for _, pin := range o.PinSHA256 {
-		pin = strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(strings.TrimPrefix(pin, "sha256//")))
-		if b, err := hex.DecodeString(pin); err != nil || len(b) != 32 {
-			return nil, fmt.Errorf("--pin-sha256 %q is not a hex SHA-256", pin)
-		}
-		if p.pins == nil {
-			p.pins = map[string]bool{}
-		}
-		p.pins[pin] = true
+	if p.pins, err = trust.ParsePins(o.PinSHA256); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

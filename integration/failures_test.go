@@ -150,7 +150,7 @@ func TestUntrustedCertificate(t *testing.T) {
 	}{
 		{"self-signed", servers.CertSelfSigned, "self-signed"},
 		{"expired", servers.CertExpired, "expired"},
-		{"wrong-host", servers.CertWrongHost, "wrong host name"},
+		{"wrong-host", servers.CertWrongHost, "host name mismatch"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

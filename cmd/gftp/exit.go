@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/gftp/gftp/deploy"
+	"github.com/gftp/gftp/internal/tlstrace"
 	"github.com/gftp/gftp/remote"
 	"github.com/gftp/gftp/remote/ftp"
 	"github.com/gftp/gftp/remote/sftp"
@@ -112,7 +113,8 @@ func isRemoteErr(err error) bool {
 }
 
 // tlsReason names why a certificate was not trusted, in the words users
-// search for; "" when err is not a verification failure.
+// search for (the same words gftp diag uses); "" when err is not a
+// verification failure.
 func tlsReason(err error) string {
 	var (
 		ua  x509.UnknownAuthorityError
@@ -120,39 +122,10 @@ func tlsReason(err error) string {
 		ci  x509.CertificateInvalidError
 		cve *tls.CertificateVerificationError
 	)
-	switch {
-	case errors.As(err, &he):
-		return fmt.Sprintf("the certificate is for %s, not for %s (wrong host name)", certNames(he.Certificate), he.Host)
-	case errors.As(err, &ci):
-		switch ci.Reason {
-		case x509.Expired:
-			return "the certificate has expired or is not yet valid (" + ci.Detail + ")"
-		default:
-			return "the certificate is invalid: " + ci.Error()
-		}
-	case errors.As(err, &ua):
-		if ua.Cert != nil && ua.Cert.Subject.String() == ua.Cert.Issuer.String() {
-			return "the certificate is self-signed"
-		}
-		return "the certificate is signed by an unknown authority"
-	case errors.As(err, &cve):
-		return "the certificate could not be verified: " + cve.Err.Error()
+	if errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) || errors.As(err, &cve) {
+		return tlstrace.Reason(err)
 	}
 	return ""
-}
-
-func certNames(c *x509.Certificate) string {
-	if c == nil {
-		return "another host"
-	}
-	names := append([]string{}, c.DNSNames...)
-	for _, ip := range c.IPAddresses {
-		names = append(names, ip.String())
-	}
-	if len(names) == 0 {
-		return c.Subject.CommonName
-	}
-	return strings.Join(names, ", ")
 }
 
 // hinter is an error that knows what the user should do about it.

@@ -49,10 +49,8 @@ package s3
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -78,6 +76,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/gftp/gftp/internal/trust"
 	"github.com/gftp/gftp/remote"
 )
 
@@ -321,39 +320,30 @@ func transport(opts remote.Options) (func(*http.Transport), error) {
 		return &idleConn{Conn: c, idle: opts.Timeout}, nil
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.Insecure, KeyLogWriter: opts.KeyLog}
-	if opts.CACert != "" {
-		pem, err := os.ReadFile(opts.CACert)
-		if err != nil {
-			return nil, fmt.Errorf("read CA certificates: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("read CA certificates: no PEM certificate in %s", opts.CACert)
-		}
-		tc.RootCAs = pool
+	roots, err := trust.RootCAs(opts.CACert)
+	if err != nil {
+		return nil, err
 	}
-	if len(opts.PinSHA256) > 0 {
-		pins := map[string]bool{}
-		for _, p := range opts.PinSHA256 {
-			pins[strings.ToLower(strings.ReplaceAll(p, ":", ""))] = true
+	tc.RootCAs = roots
+	pins, err := trust.ParsePins(opts.PinSHA256)
+	if err != nil {
+		return nil, err
+	}
+	if len(pins) > 0 && !opts.Insecure {
+		// A pinned certificate is trusted for itself, whoever signed it;
+		// any other is verified as usual. The name to check is the
+		// endpoint's (the SNI is empty for an IP address).
+		name := ""
+		if u, err := url.Parse(opts.S3Endpoint); err == nil {
+			name = u.Hostname()
 		}
-		// A pinned certificate is trusted for itself, whoever signed it.
 		tc.InsecureSkipVerify = true
 		tc.VerifyConnection = func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return &tls.CertificateVerificationError{Err: errors.New("server sent no certificate")}
+			host := name
+			if host == "" {
+				host = cs.ServerName
 			}
-			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-			if !pins[hex.EncodeToString(sum[:])] {
-				return &tls.CertificateVerificationError{
-					UnverifiedCertificates: cs.PeerCertificates,
-					Err:                    fmt.Errorf("server certificate sha256 %x is not pinned", sum),
-				}
-			}
-			return nil
+			return trust.Verify(cs, host, roots, pins)
 		}
 	}
 	return func(tr *http.Transport) {

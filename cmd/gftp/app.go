@@ -506,29 +506,50 @@ func (a *app) markerName(t *target) string {
 	return deploy.DefaultMarker
 }
 
-func (a *app) initCmd(ctx context.Context, cmd *cli.Command) error {
+// session is what every command that writes to the remote starts from:
+// the target, the commit to deploy, the connected remote and the lock.
+type session struct {
+	*target
+	to    *object.Commit
+	r     remote.Remote
+	close func() // releases the lock, then the connections
+}
+
+// begin opens the repository, resolves the commit, refuses a dirty tree
+// when checkDirty is set, connects, and takes the lock.
+func (a *app) begin(ctx context.Context, cmd *cli.Command, checkDirty bool) (*session, error) {
 	t, err := a.resolveTarget(ctx, cmd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	to, err := a.targetCommit(cmd, t.repo)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := a.checkDirty(ctx, cmd, t.repo); err != nil {
-		return err
+	if checkDirty {
+		if err := a.checkDirty(ctx, cmd, t.repo); err != nil {
+			return nil, err
+		}
 	}
 	r, err := a.open(ctx, cmd, t)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer r.Close()
 	unlock, err := a.lock(ctx, cmd, r, to.Hash.String())
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return &session{target: t, to: to, r: r, close: func() { unlock(); r.Close() }}, nil
+}
+
+func (a *app) initCmd(ctx context.Context, cmd *cli.Command) error {
+	s, err := a.begin(ctx, cmd, true)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	return a.doInit(ctx, cmd, t, r, to)
+	defer s.close()
+	return a.doInit(ctx, cmd, s.target, s.r, s.to)
 }
 
 func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, to *object.Commit) error {
@@ -545,27 +566,12 @@ func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.
 }
 
 func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
-	t, err := a.resolveTarget(ctx, cmd)
+	s, err := a.begin(ctx, cmd, true)
 	if err != nil {
 		return err
 	}
-	to, err := a.targetCommit(cmd, t.repo)
-	if err != nil {
-		return err
-	}
-	if err := a.checkDirty(ctx, cmd, t.repo); err != nil {
-		return err
-	}
-	r, err := a.open(ctx, cmd, t)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	unlock, err := a.lock(ctx, cmd, r, to.Hash.String())
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	defer s.close()
+	t, r, to := s.target, s.r, s.to
 	from, err := deploy.ReadMarker(ctx, r, a.markerName(t))
 	if errors.Is(err, deploy.ErrNoMarker) && cmd.Bool("auto-init") {
 		a.log.Info("nothing deployed yet: running init (--auto-init)")
@@ -671,25 +677,13 @@ func (a *app) printResult(p *deploy.Plan, res *deploy.Result, t *target, ok bool
 }
 
 func (a *app) catchupCmd(ctx context.Context, cmd *cli.Command) error {
-	t, err := a.resolveTarget(ctx, cmd)
+	s, err := a.begin(ctx, cmd, false)
 	if err != nil {
 		return err
 	}
-	to, err := a.targetCommit(cmd, t.repo)
-	if err != nil {
-		return err
-	}
-	r, err := a.open(ctx, cmd, t)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+	defer s.close()
+	t, r, to := s.target, s.r, s.to
 	marker := a.markerName(t)
-	unlock, err := a.lock(ctx, cmd, r, to.Hash.String())
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	if cmd.Bool("dry-run") {
 		fmt.Fprintf(a.stdout, "Dry run: would record %s as deployed in %s at %s.\n", to.Hash, marker, t.display)
 		return nil

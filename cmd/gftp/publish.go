@@ -27,20 +27,12 @@ func (a *app) publishDumbCommand() *cli.Command {
 }
 
 func (a *app) publishDumbCmd(ctx context.Context, cmd *cli.Command) error {
-	t, err := a.resolveTarget(ctx, cmd)
+	s, err := a.begin(ctx, cmd, false)
 	if err != nil {
 		return err
 	}
-	r, err := a.open(ctx, cmd, t)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	unlock, err := a.lock(ctx, cmd, r, "")
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	defer s.close()
+	t, r := s.target, s.r
 	res, err := dumbhttp.Publish(ctx, t.repo.Dir, r, dumbhttp.Options{
 		Refs:   cmd.StringSlice("refs"),
 		Head:   cmd.String("head"),

@@ -47,5 +47,14 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
+# The comparison with git-ftp and lftp against real vsftpd (FTPES), at
+# loopback and across a simulated 50 ms WAN (network namespaces, as root),
+# plus gftp over SFTP; writes BENCHMARKS.md. About 15 minutes; never part of
+# `make test`, which runs only its smoke version. BENCH_RUNS runs per cell.
+BENCH_RUNS    ?= 3
+bench:
+	GFTP_BENCH=1 GFTP_BENCH_RUNS=$(BENCH_RUNS) GFTP_BENCH_OUT=$(CURDIR)/BENCHMARKS.md \
+		$(GO) test -count=1 -timeout 120m -run '^TestBenchmark$$' -v ./integration/bench/
+
 clean:
 	rm -rf bin

@@ -401,14 +401,21 @@ func touches(changed []string, source string) bool {
 // finish sorts the actions, sizes the uploads and derives the directories.
 func (b *builder) finish(ctx context.Context, fromTree, toTree *object.Tree) error {
 	p := b.plan
+	var blobs []plumbing.Hash
+	for _, a := range b.uploads {
+		if !a.blob.IsZero() {
+			blobs = append(blobs, a.blob)
+		}
+	}
+	sizes, err := b.repo.blobSizes(blobs)
+	if err != nil {
+		return fmt.Errorf("size of blobs: %w", err)
+	}
+	p.Uploads = make([]Action, 0, len(b.uploads))
 	for _, a := range b.uploads {
 		switch {
 		case !a.blob.IsZero():
-			n, err := b.repo.blobSize(a.blob)
-			if err != nil {
-				return fmt.Errorf("size of %s: %w", a.Path, err)
-			}
-			a.Size = n
+			a.Size = sizes[a.blob]
 		default:
 			fi, err := os.Stat(a.file)
 			if err != nil {

@@ -17,8 +17,11 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 )
 
 // largeObjectThreshold makes go-git stream blobs larger than this from their
@@ -28,9 +31,10 @@ const largeObjectThreshold = 1 << 20
 
 // Repo is a local git repository opened for deploying.
 type Repo struct {
-	Dir string // the work tree's top directory
-	git *git.Repository
-	fs  *filesystem.Storage // nil when opened through a .git file
+	Dir    string // the work tree's top directory
+	git    *git.Repository
+	fs     *filesystem.Storage // nil when opened through a .git file
+	dotgit string              // the .git directory, when fs is set
 }
 
 // ErrNotRepo means the directory is not inside a git work tree.
@@ -52,7 +56,7 @@ func OpenRepo(dir string) (*Repo, error) {
 			if err != nil {
 				return nil, fmt.Errorf("open repository %s: %w", d, err)
 			}
-			return &Repo{Dir: d, git: r, fs: st}, nil
+			return &Repo{Dir: d, git: r, fs: st, dotgit: dotgit}, nil
 		}
 		if err == nil {
 			// A .git file: a linked work tree or a submodule.
@@ -211,6 +215,83 @@ func (r *Repo) openBlob(h plumbing.Hash) (io.ReadCloser, error) {
 // blobSize reads a blob's size from its header without loading it.
 func (r *Repo) blobSize(h plumbing.Hash) (int64, error) {
 	return r.git.Storer.EncodedObjectSize(h)
+}
+
+// blobSizes sizes many blobs at once. go-git's EncodedObjectSize looks for a
+// loose file and then opens the pack afresh for every object, which took
+// 3 s for the 100,000 blobs of an init plan; here each pack is opened once
+// and its index asked for every object, and only what no pack holds is
+// looked up one by one (loose objects).
+func (r *Repo) blobSizes(hashes []plumbing.Hash) (map[plumbing.Hash]int64, error) {
+	sizes := make(map[plumbing.Hash]int64, len(hashes))
+	if r.fs != nil && len(hashes) > 64 {
+		if err := r.packedSizes(hashes, sizes); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range hashes {
+		if _, ok := sizes[h]; ok {
+			continue
+		}
+		n, err := r.blobSize(h)
+		if err != nil {
+			return nil, err
+		}
+		sizes[h] = n
+	}
+	return sizes, nil
+}
+
+// packedSizes fills sizes for the hashes found in the repository's packs.
+func (r *Repo) packedSizes(hashes []plumbing.Hash, sizes map[plumbing.Hash]int64) error {
+	fs := osfs.New(r.dotgit)
+	dg := dotgit.New(fs)
+	packs, err := dg.ObjectPacks()
+	if err != nil {
+		return err
+	}
+	for _, ph := range packs {
+		if len(sizes) == len(hashes) {
+			break
+		}
+		err := func() error {
+			idxf, err := dg.ObjectPackIdx(ph)
+			if err != nil {
+				return err
+			}
+			idx := idxfile.NewMemoryIndex()
+			err = idxfile.NewDecoder(idxf).Decode(idx)
+			idxf.Close()
+			if err != nil {
+				return err
+			}
+			pf, err := dg.ObjectPack(ph)
+			if err != nil {
+				return err
+			}
+			p := packfile.NewPackfile(idx, fs, pf, largeObjectThreshold)
+			defer p.Close()
+			for _, h := range hashes {
+				if _, ok := sizes[h]; ok {
+					continue
+				}
+				off, err := idx.FindOffset(h)
+				if err != nil {
+					continue // not in this pack
+				}
+				n, err := p.GetSizeByOffset(off)
+				if err != nil {
+					return err
+				}
+				sizes[h] = n
+			}
+			return nil
+		}()
+		if err != nil {
+			return fmt.Errorf("pack %s: %w", ph, err)
+		}
+	}
+	return nil
 }
 
 // readBlob loads a small blob (a symlink target) whole.

@@ -18,14 +18,14 @@ import (
 
 // The upload path below speaks to the server itself instead of through
 // jlaffaye/ftp, to spend as few round trips per file as the protocol allows.
-// One PutAtomic on a warm connection is, at its best (passive mode):
+// One PutAtomic on a warm connection is, at its best (passive mode, vsftpd):
 //
-//	STOR tmp, with the data connection already open and its TLS
-//	ClientHello sent at once                   -> 150, ServerHello   1 RTT
-//	the content, close_notify, FIN; then EPSV for
-//	the next transfer, before the STOR's reply  -> 226, 229          1 RTT
-//	RNFR tmp and RNTO name together, while the next
-//	data connection is dialled                  -> 350, 250          1 RTT
+//	STOR tmp and the next transfer's EPSV in one write, with the data
+//	connection dialled ahead and its TLS ClientHello sent at once
+//	                                           -> ServerHello, 150   1 RTT
+//	the content, close_notify, FIN             -> 226, 229           1 RTT
+//	RNFR tmp and RNTO name in one write, while the next data
+//	connection is dialled                      -> 350, 250           1 RTT
 //
 // so three round trips per file, against seven through the library (EPSV,
 // connect, STOR/150, TLS, 226, RNFR, RNTO). Nothing is sent ahead whose
@@ -33,10 +33,13 @@ import (
 // the STOR's 226, so a failed upload is never renamed over the old file.
 //
 // Servers answer pipelined commands in order (RFC 959 leaves them in the
-// control connection's buffer until the server reads them). A server that
-// answers the early EPSV out of turn, or not at all, turns the early EPSV off
-// for the rest of the run; the upload it happened to is judged by its own
-// reply either way.
+// control connection's buffer until the server reads them), but proftpd and
+// pure-ftpd read commands during a transfer and refuse an EPSV there (450,
+// 500). So the EPSV goes with the STOR only to vsftpd, which reads nothing
+// while a STOR runs; elsewhere it goes with RNFR and RNTO, and the next STOR
+// leaves while its data connection is still being dialled: four round trips.
+// A server that answers the early EPSV out of turn anyway turns it off for
+// the rest of the run; the upload it happened to is judged by its own reply.
 
 // replies is the session's reader of replies for commands sent past the
 // library. It is made once per session, so that replies to pipelined
@@ -313,10 +316,40 @@ func (s *session) store(ctx context.Context, tmp, final string, src io.Reader) e
 	if err != nil {
 		return classify("EPSV", err)
 	}
-	if err := s.send("STOR " + r.path(tmp)); err != nil {
+	// vsftpd reads no command while it runs a STOR, so the next
+	// transfer's EPSV can go with it and be answered after the 226.
+	early := r.pipe.early.Load() && !r.pipe.off.Load() && s.epsvAhead()
+	cmds := []string{"STOR " + r.path(tmp)}
+	if early {
+		cmds = append(cmds, "EPSV")
+	}
+	if err := s.send(cmds...); err != nil {
 		s.next = n
 		s.dropNext()
 		return classify("STOR", err)
+	}
+	// epsv reads the early EPSV's reply, which follows the STOR's last,
+	// before anything else is said to the server.
+	epsv := func(code int, msg string) {
+		if !early {
+			return
+		}
+		early = false
+		if code == 0 {
+			var err error
+			if code, msg, err = s.reply(); err != nil {
+				s.broken = true
+				return
+			}
+		}
+		if addr, err := s.passiveAddr("EPSV", code, msg); err == nil {
+			s.next = s.dialAhead(addr)
+			return
+		}
+		if !r.pipe.off.Swap(true) {
+			r.log.Info("server did not take an EPSV sent behind a STOR; sending it with the rename instead",
+				"conn", s.id, "reply", fmt.Sprintf("%d %s", code, msg))
+		}
 	}
 	dc, err := s.connected(ctx, n)
 	if err != nil {
@@ -339,22 +372,32 @@ func (s *session) store(ctx context.Context, tmp, final string, src io.Reader) e
 		sent <- err
 	}()
 	code, msg, err := s.reply()
-	if err == nil && code >= 200 && code < 300 {
-		// Done without a preliminary reply: nothing more will come.
-		if werr := <-sent; werr != nil {
+	if err != nil {
+		dc.abort()
+		<-sent
+		return classify("STOR", err)
+	}
+	if code >= 200 {
+		// Refused, or done without a preliminary reply (2xx): nothing
+		// more will come for the STOR.
+		if code >= 300 {
+			dc.abort()
+		}
+		werr := <-sent
+		epsv(0, "")
+		if s.broken {
+			return &kindError{remote.ErrTemporary, errors.New("control connection lost after STOR")}
+		}
+		if code >= 300 {
+			return s.storErr(final, &textproto.Error{Code: code, Msg: msg})
+		}
+		if werr != nil {
 			return &kindError{remote.ErrTemporary, fmt.Errorf("data connection: %w", werr)}
 		}
 		return nil
 	}
-	if err != nil || code >= 300 {
-		dc.abort()
-		<-sent
-		if err != nil {
-			return classify("STOR", err)
-		}
-		return s.storErr(final, &textproto.Error{Code: code, Msg: msg})
-	}
-	if werr := <-sent; werr != nil {
+	werr := <-sent
+	if werr != nil {
 		dc.abort()
 		if sr.err != nil {
 			// The caller's reader failed: the server holds a partial
@@ -362,58 +405,35 @@ func (s *session) store(ctx context.Context, tmp, final string, src io.Reader) e
 			s.broken = true
 			return sr.err
 		}
-		// The server says what went wrong; its reply is read below.
-		code, msg, err = s.reply()
-		if err != nil {
-			return classify("STOR", err)
-		}
-		if code < 300 {
-			return &kindError{remote.ErrTemporary, fmt.Errorf("data connection: %w", werr)}
-		}
-		return s.storErr(final, &textproto.Error{Code: code, Msg: msg})
 	}
-	early := s.r.pipe.early.Load() && !s.r.pipe.off.Load() && s.epsvAhead()
-	if early {
-		if err := s.send("EPSV"); err != nil {
-			return classify("STOR", err)
-		}
-	}
+	// The transfer's reply. A server that read the EPSV during the
+	// transfer answers it first: only a 229 can be told apart that way.
+	// A failed transfer (426) followed by the EPSV's 229 is in order, and
+	// reading it the other way round would rename a truncated file into
+	// place; any other pair is taken in order, which at worst fails an
+	// upload that succeeded, to be retried.
 	code, msg, err = s.reply()
 	if err != nil {
 		return classify("STOR", err)
 	}
-	if !early {
-		if code >= 300 {
-			return s.storErr(final, &textproto.Error{Code: code, Msg: msg})
+	if early && code == 229 {
+		epsv(code, msg)
+		if !r.pipe.off.Swap(true) {
+			r.log.Info("server answered an EPSV during a STOR; sending it with the rename instead", "conn", s.id)
 		}
-		return nil
-	}
-	code2, msg2, err := s.reply()
-	if err != nil {
-		return classify("EPSV", err)
-	}
-	xfer, xmsg := code, msg
-	pcode, pmsg := code2, msg2
-	if code == 229 {
-		// The EPSV was answered before the transfer's end: the server
-		// read it while the transfer was running. The transfer's own
-		// reply is the other one. Only a 229 can be told apart this way:
-		// a failed transfer (426) followed by the EPSV's 229 is in order,
-		// and reading it the other way round would rename a truncated
-		// file into place. Any other pair is taken in order, which at
-		// worst fails an upload that succeeded; it is then retried.
-		xfer, xmsg, pcode, pmsg = code2, msg2, code, msg
-	}
-	if pcode != 229 {
-		if !s.r.pipe.off.Swap(true) {
-			s.r.log.Info("server did not take an EPSV sent behind the data; sending it with the rename instead", "conn", s.id,
-				"replies", fmt.Sprintf("%d %s / %d %s", code, msg, code2, msg2))
+		if code, msg, err = s.reply(); err != nil {
+			return classify("STOR", err)
 		}
-	} else if addr, err := s.passiveAddr("EPSV", pcode, pmsg); err == nil {
-		s.next = s.dialAhead(addr)
 	}
-	if xfer >= 300 {
-		return s.storErr(final, &textproto.Error{Code: xfer, Msg: xmsg})
+	epsv(0, "")
+	if s.broken {
+		return &kindError{remote.ErrTemporary, errors.New("control connection lost after STOR")}
+	}
+	if code >= 300 {
+		return s.storErr(final, &textproto.Error{Code: code, Msg: msg})
+	}
+	if werr != nil {
+		return &kindError{remote.ErrTemporary, fmt.Errorf("data connection: %w", werr)}
 	}
 	return nil
 }

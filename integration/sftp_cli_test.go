@@ -26,7 +26,7 @@ func TestSFTPHostKeysCLI(t *testing.T) {
 		t.Fatalf("deployed to a host whose key is unknown")
 	}
 
-	r = mustGftp(t, srv, g.Dir, "init", "--known-hosts", kh, "--accept-new-host-key", srv.URL)
+	mustGftp(t, srv, g.Dir, "init", "--known-hosts", kh, "--accept-new-host-key", srv.URL)
 	checkServed(t, srv, g, head)
 	data, _ := os.ReadFile(kh)
 	if !strings.Contains(string(data), "[127.0.0.1]:") {

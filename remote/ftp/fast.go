@@ -11,6 +11,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gftp/gftp/remote"
@@ -207,9 +208,16 @@ func (s *session) dialAhead(addr string) *nextData {
 func (s *session) connecting() (*nextData, error) {
 	if n := s.next; n != nil {
 		s.next = nil
+		failed := false
+		select {
+		case <-n.done:
+			failed = n.err != nil
+		default:
+		}
 		// A server forgets a port nobody used for long (vsftpd's
-		// accept_timeout is 60 s): an old one is not worth the risk.
-		if time.Since(n.at) < idleCheck {
+		// accept_timeout is 60 s): an old one is not worth the risk,
+		// nor is one whose dial failed already.
+		if time.Since(n.at) < idleCheck && !failed {
 			s.r.pipe.ahead.Add(1)
 			return n, nil
 		}
@@ -238,7 +246,7 @@ func (s *session) connected(ctx context.Context, n *nextData) (*dataConn, error)
 	dc := &dataConn{
 		Conn:    n.c,
 		ch:      dialedChannel{n.c},
-		cfg:     s.tlsCfg,
+		cfg:     s.dataCfg,
 		timeout: s.r.opts.Timeout,
 		log:     s.r.log,
 		id:      int(s.id),
@@ -264,6 +272,7 @@ func (s *session) epsvAhead() bool {
 // renames it over name, with the fewest round trips the server allows (see
 // the top of this file).
 func (r *Remote) PutAtomic(ctx context.Context, name string, src io.Reader, size int64) error {
+	r.pool.warm()
 	if err := r.checkName("put", name); err != nil {
 		return err
 	}
@@ -273,7 +282,7 @@ func (r *Remote) PutAtomic(ctx context.Context, name string, src io.Reader, size
 		return remote.PutViaTemp(ctx, r, name, src, size)
 	}
 	var op string
-	err := r.with(ctx, func(s *session) error {
+	err := r.withFast(ctx, func(s *session) error {
 		op = "put"
 		store := s.libStore
 		if r.pipelined() {
@@ -353,6 +362,12 @@ func (s *session) store(ctx context.Context, tmp, final string, src io.Reader) e
 	}
 	dc, err := s.connected(ctx, n)
 	if err != nil {
+		if code, msg, ok := s.refusedFirst(err); ok {
+			epsv(0, "")
+			if !s.broken {
+				return s.storErr(final, &textproto.Error{Code: code, Msg: msg})
+			}
+		}
 		// The server waits for a connection that will not come.
 		s.broken = true
 		return classify("STOR", err)
@@ -521,6 +536,7 @@ func (s *session) renameLib(from, to string, err error) error {
 		return nil
 	}
 	r := s.r
+	s.dropNext()
 	var te *textproto.Error
 	if !errors.As(err, &te) {
 		return classify("RNTO", err)
@@ -576,4 +592,158 @@ func (d *dataConn) finish() error {
 		_ = d.ch.Close()
 	}()
 	return err
+}
+
+// refusedFirst reads the reply to a transfer command whose data connection
+// was refused or reset: servers (proftpd, vsftpd) close the passive port
+// when they refuse the command, a RETR of a missing file say, and the
+// connection, dialled while the command was on its way, comes too late. The
+// refusal is then the command's answer, and ok is set. A server that took
+// the command would wait for the connection instead, so only a refused or
+// reset connection is taken as a sign that a reply is on its way.
+func (s *session) refusedFirst(err error) (int, string, bool) {
+	if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ECONNRESET) {
+		return 0, "", false
+	}
+	code, msg, rerr := s.reply()
+	if rerr != nil || code < 400 {
+		s.broken = true
+		return 0, "", false
+	}
+	return code, msg, true
+}
+
+// takeEPSV handles the reply to an EPSV sent ahead (reading it first when
+// code is 0): the next transfer's data connection is dialled at once.
+func (s *session) takeEPSV(code int, msg string) {
+	r := s.r
+	if code == 0 {
+		var err error
+		if code, msg, err = s.reply(); err != nil {
+			s.broken = true
+			return
+		}
+	}
+	if addr, err := s.passiveAddr("EPSV", code, msg); err == nil {
+		s.next = s.dialAhead(addr)
+		return
+	}
+	if !r.pipe.off.Swap(true) {
+		r.log.Info("server did not take an EPSV sent behind a transfer; sending it with the rename instead",
+			"conn", s.id, "reply", fmt.Sprintf("%d %s", code, msg))
+	}
+}
+
+// retr starts a download the way store starts an upload: RETR (and, to
+// vsftpd, the next EPSV) on a data connection opened ahead, whose TLS
+// handshake starts with the command. A missing file costs one round trip.
+func (s *session) retr(ctx context.Context, name string) (*fastReader, error) {
+	r := s.r
+	if !s.settled() {
+		s.broken = true
+		return nil, &kindError{remote.ErrTemporary, errors.New("control connection out of step")}
+	}
+	n, err := s.connecting()
+	if err != nil {
+		return nil, classify("EPSV", err)
+	}
+	early := r.pipe.early.Load() && !r.pipe.off.Load() && s.epsvAhead()
+	cmds := []string{"RETR " + r.path(name)}
+	if early {
+		cmds = append(cmds, "EPSV")
+	}
+	if err := s.send(cmds...); err != nil {
+		s.next = n
+		s.dropNext()
+		return nil, classify("RETR", err)
+	}
+	dc, err := s.connected(ctx, n)
+	if err != nil {
+		if code, msg, ok := s.refusedFirst(err); ok {
+			if early {
+				s.takeEPSV(0, "")
+			}
+			if !s.broken {
+				return nil, classify("RETR", &textproto.Error{Code: code, Msg: msg})
+			}
+		}
+		s.broken = true
+		return nil, classify("RETR", err)
+	}
+	hs := make(chan error, 1)
+	go func() { hs <- dc.Handshake() }()
+	code, msg, err := s.reply()
+	if err != nil {
+		dc.abort()
+		<-hs
+		return nil, classify("RETR", err)
+	}
+	if early && code == 229 {
+		// Answered out of turn: no more early EPSVs.
+		s.takeEPSV(code, msg)
+		r.pipe.off.Store(true)
+		early = false
+		if code, msg, err = s.reply(); err != nil {
+			dc.abort()
+			<-hs
+			return nil, classify("RETR", err)
+		}
+	}
+	if code >= 200 {
+		dc.abort()
+		<-hs
+		if early {
+			s.takeEPSV(0, "")
+		}
+		if code < 300 {
+			return nil, &kindError{remote.ErrTemporary, fmt.Errorf("RETR: unexpected reply %d %s", code, msg)}
+		}
+		return nil, classify("RETR", &textproto.Error{Code: code, Msg: msg})
+	}
+	return &fastReader{s: s, dc: dc, hs: hs, early: early}, nil
+}
+
+// fastReader is the content of a RETR started by retr.
+type fastReader struct {
+	s     *session
+	dc    *dataConn
+	hs    chan error // the TLS handshake's result, once
+	early bool
+	ready bool
+	eof   bool
+}
+
+func (f *fastReader) Read(p []byte) (int, error) {
+	if !f.ready {
+		f.ready = true
+		if err := <-f.hs; err != nil {
+			return 0, err
+		}
+	}
+	n, err := f.dc.Read(p)
+	if err == io.EOF {
+		f.eof = true
+	}
+	return n, err
+}
+
+// finish ends a download that was read to its end: the transfer's reply,
+// then the early EPSV's.
+func (f *fastReader) finish() error {
+	s := f.s
+	if !f.ready {
+		<-f.hs
+	}
+	_ = f.dc.Close()
+	code, msg, err := s.reply()
+	if err != nil {
+		return classify("RETR", err)
+	}
+	if f.early {
+		s.takeEPSV(0, "")
+	}
+	if code >= 300 {
+		return classify("RETR", &textproto.Error{Code: code, Msg: msg})
+	}
+	return nil
 }

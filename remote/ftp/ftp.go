@@ -252,7 +252,8 @@ type session struct {
 	r        *Remote
 	sc       *ftp.ServerConn
 	ctl      *ctlConn
-	tlsCfg   *tls.Config // nil for clear data connections
+	tlsCfg   *tls.Config // the control connection's; nil without TLS
+	dataCfg  *tls.Config // data connections': nil for clear ones
 	mlst     bool
 	mdtm     bool
 	lastUsed time.Time
@@ -309,6 +310,9 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 		if conn, err = r.handshake(ctx, raw, s.tlsCfg, id); err != nil {
 			return nil, err
 		}
+	}
+	if tc, ok := conn.(*tls.Conn); ok {
+		s.dataCfg = dataConfig(s.tlsCfg, tc.ConnectionState().Version)
 	}
 	s.ctl = newCtlConn(conn, raw, r.opts.Timeout, r.log, int(id))
 	s.ctl.prefix = prefix
@@ -448,7 +452,7 @@ func (s *session) dialData(network, addr string) (net.Conn, error) {
 		dc := &dataConn{
 			ch:      &acceptChannel{l: l, server: server},
 			tee:     s.capture,
-			cfg:     s.tlsCfg,
+			cfg:     s.dataCfg,
 			timeout: s.r.opts.Timeout,
 			log:     s.r.log,
 			id:      int(s.id),
@@ -471,7 +475,7 @@ func (s *session) dialData(network, addr string) (net.Conn, error) {
 		Conn:    c,
 		ch:      dialedChannel{c},
 		tee:     s.capture,
-		cfg:     s.tlsCfg,
+		cfg:     s.dataCfg,
 		timeout: s.r.opts.Timeout,
 		log:     s.r.log,
 		id:      int(s.id),
@@ -543,6 +547,18 @@ func hasCode(err error, code int) bool {
 
 // with runs fn on a pooled session.
 func (r *Remote) with(ctx context.Context, fn func(s *session) error) error {
+	return r.withFast(ctx, func(s *session) error {
+		// A command that is not a transfer may make the server close
+		// the port a data connection was opened ahead to (vsftpd and
+		// proftpd do, for some), so that connection is given up first.
+		s.dropNext()
+		return fn(s)
+	})
+}
+
+// withFast runs fn on a pooled session, keeping a data connection opened
+// ahead for the transfer fn starts.
+func (r *Remote) withFast(ctx context.Context, fn func(s *session) error) error {
 	s, err := r.pool.get(ctx)
 	if err != nil {
 		return classify("USER", err)
@@ -569,6 +585,7 @@ func (r *Remote) Stat(ctx context.Context, name string) (remote.FileInfo, error)
 }
 
 func (s *session) stat(name string) (remote.FileInfo, error) {
+	s.dropNext()
 	p := s.r.path(name)
 	fi := remote.FileInfo{Name: name}
 	if s.mlst {
@@ -638,6 +655,15 @@ func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 		return nil, pathErr("open", name, classify("USER", err))
 	}
 	stop := s.begin(ctx)
+	if r.pipelined() && !strings.ContainsAny(r.path(name), "\r\n") {
+		fr, err := s.retr(ctx, name)
+		if err != nil {
+			err = s.end(ctx, stop, err)
+			r.pool.put(s)
+			return nil, pathErr("open", name, err)
+		}
+		return &reader{r: r, s: s, fast: fr, stop: stop, ctx: ctx, name: name}, nil
+	}
 	s.dropNext()
 	resp, err := s.sc.Retr(r.path(name))
 	if err != nil {
@@ -652,7 +678,8 @@ func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 type reader struct {
 	r    *Remote
 	s    *session
-	resp *ftp.Response
+	resp *ftp.Response // through the library, or
+	fast *fastReader   // on the fast path
 	stop func() bool
 	ctx  context.Context
 	name string
@@ -664,7 +691,13 @@ func (rd *reader) Read(p []byte) (int, error) {
 	if rd.done {
 		return 0, &fs.PathError{Op: "read", Path: rd.name, Err: fs.ErrClosed}
 	}
-	n, err := rd.resp.Read(p)
+	var n int
+	var err error
+	if rd.fast != nil {
+		n, err = rd.fast.Read(p)
+	} else {
+		n, err = rd.resp.Read(p)
+	}
 	if err == io.EOF {
 		rd.eof = true
 		return n, err
@@ -688,11 +721,19 @@ func (rd *reader) Close() error {
 	if !rd.eof {
 		rd.s.broken = true
 		rd.s.abort()
+		if rd.fast != nil && !rd.fast.ready {
+			<-rd.fast.hs
+		}
 		_ = rd.s.end(rd.ctx, rd.stop, nil)
 		rd.r.pool.put(rd.s)
 		return nil
 	}
-	err := rd.resp.Close()
+	var err error
+	if rd.fast != nil {
+		err = rd.fast.finish()
+	} else {
+		err = rd.resp.Close()
+	}
 	err = rd.s.end(rd.ctx, rd.stop, err)
 	rd.r.pool.put(rd.s)
 	return pathErr("open", rd.name, classify("RETR", err))
@@ -720,16 +761,23 @@ func (s *srcReader) Read(p []byte) (int, error) {
 
 // Put implements remote.Remote.
 func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64) error {
+	r.pool.warm()
 	if err := r.checkName("put", name); err != nil {
 		return err
 	}
-	err := r.with(ctx, func(s *session) error { return s.libStore(ctx, name, src) })
+	err := r.withFast(ctx, func(s *session) error {
+		if r.pipelined() && !strings.ContainsAny(r.path(name), "\r\n") {
+			return s.store(ctx, name, name, src)
+		}
+		return s.libStore(ctx, name, src)
+	})
 	return pathErr("put", name, err)
 }
 
 // Rename implements remote.Remote. Where the server refuses to rename over
 // an existing file, the target is removed first.
 func (r *Remote) Rename(ctx context.Context, from, to string) error {
+	r.pool.warm()
 	if err := r.checkName("rename", from); err != nil {
 		return err
 	}
@@ -742,6 +790,7 @@ func (r *Remote) Rename(ctx context.Context, from, to string) error {
 
 // Remove implements remote.Remote.
 func (r *Remote) Remove(ctx context.Context, name string) error {
+	r.pool.warm()
 	if err := r.checkName("remove", name); err != nil {
 		return err
 	}
@@ -754,6 +803,7 @@ func (r *Remote) Remove(ctx context.Context, name string) error {
 // Mkdir implements remote.Remote. Servers answer 550 both for an existing
 // directory and for a missing parent, so a failure is examined with Stat.
 func (r *Remote) Mkdir(ctx context.Context, name string) error {
+	r.pool.warm()
 	if err := r.checkName("mkdir", name); err != nil {
 		return err
 	}
@@ -781,6 +831,7 @@ func (r *Remote) Mkdir(ctx context.Context, name string) error {
 
 // Rmdir implements remote.Remote.
 func (r *Remote) Rmdir(ctx context.Context, name string) error {
+	r.pool.warm()
 	if err := r.checkName("rmdir", name); err != nil {
 		return err
 	}

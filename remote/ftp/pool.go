@@ -29,6 +29,7 @@ type pool struct {
 	live   int // sessions logged in and not yet dropped
 	max    int
 	closed bool
+	warmed bool
 	wake   chan struct{} // closed when a session or a slot frees
 }
 
@@ -144,6 +145,60 @@ func (p *pool) get(ctx context.Context) (*session, error) {
 // firstRetry is how long to wait before asking again when the server
 // refuses the only connection for being one too many.
 var firstRetry = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}
+
+// warm dials, in the background, the connections the pool may still open,
+// so that they are logged in by the time parallel work asks for them: a
+// login is seven round trips (TCP, AUTH TLS, the TLS handshake, USER, PASS,
+// FEAT and the rest), time the first connection spends on the lock and the
+// marker. It does so once.
+func (p *pool) warm() {
+	p.mu.Lock()
+	if p.warmed || p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.warmed = true
+	k := p.max - p.n
+	p.mu.Unlock()
+	for i := 0; i < k; i++ {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if s := p.grow(ctx); s != nil {
+				p.put(s)
+			}
+		}()
+	}
+}
+
+// grow dials one more session when the pool may open one, without waiting
+// for a free slot; nil when it may not, or the dial failed.
+func (p *pool) grow(ctx context.Context) *session {
+	p.mu.Lock()
+	if p.closed || p.n >= p.max {
+		p.mu.Unlock()
+		return nil
+	}
+	p.n++
+	p.mu.Unlock()
+	s, err := p.dial(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil {
+		p.live++
+		return s
+	}
+	p.n--
+	var te *textproto.Error
+	if errors.As(err, &te) && tooMany(te.Code, te.Msg) && p.live > 0 && p.max > p.n {
+		p.max = p.n
+		if p.onShrink != nil {
+			p.onShrink(p.n, err)
+		}
+	}
+	p.broadcast()
+	return nil
+}
 
 // limit returns how many connections the pool may open now.
 func (p *pool) limit() int {

@@ -160,11 +160,27 @@ func tryLock(ctx context.Context, r remote.Remote, info LockInfo) (*Lock, error)
 	return l, nil
 }
 
-// lockedBy reads the holder's details. Without them (a holder that died
-// between its MKD and writing them), the lock's own time tells its age.
+// lockedBy reads the holder's details. A holder writes them a round trip or
+// two after making the lock, so a missing file is read again for a moment.
+// Without them (a holder that died in between), the lock's own time tells
+// its age.
 func lockedBy(ctx context.Context, r remote.Remote, name string) error {
 	le := &LockedError{}
-	if rc, err := r.Open(ctx, name); err == nil {
+	for try := 0; try < 6; try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+		rc, err := r.Open(ctx, name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			break
+		}
 		var info LockInfo
 		data, _ := io.ReadAll(io.LimitReader(rc, 1<<16))
 		rc.Close()
@@ -173,6 +189,7 @@ func lockedBy(ctx context.Context, r remote.Remote, name string) error {
 			le.Age = time.Since(info.Time)
 			return le
 		}
+		// Being written (an empty or partial file): look again.
 	}
 	if fi, err := r.Stat(ctx, LockName); err == nil && !fi.ModTime.IsZero() {
 		le.Age = time.Since(fi.ModTime)

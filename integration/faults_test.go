@@ -28,13 +28,19 @@ import (
 // EPSV replies. Each new connection is, by the luck of a seeded generator,
 // passed through, cut after some bytes in one direction, or stalled.
 type faultProxy struct {
-	host      string
-	lns       []net.Listener
-	mu        sync.Mutex
-	rng       *rand.Rand
-	rate      float64 // chance that a connection gets a fault
-	stall     time.Duration
-	happened  []string
+	host     string
+	lns      []net.Listener
+	mu       sync.Mutex
+	rng      *rand.Rand
+	rate     float64 // chance that a connection gets a fault
+	stall    time.Duration
+	happened []string
+	// script, when set, decides instead of the generator: seq counts the
+	// connections to data ports (the control port is base).
+	script    func(port, seq int) fault
+	base      int
+	dataSeq   int
+	truncated int // truncations that cut something off
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
@@ -43,7 +49,7 @@ func startFaultProxy(t *testing.T, srv *servers.Server) *faultProxy {
 	t.Helper()
 	_, portStr, _ := net.SplitHostPort(srv.Addr)
 	base, _ := strconv.Atoi(portStr)
-	p := &faultProxy{host: "127.0.0.2", stall: 6 * time.Second, rng: rand.New(rand.NewPCG(1, 1))}
+	p := &faultProxy{host: "127.0.0.2", stall: 6 * time.Second, rng: rand.New(rand.NewPCG(1, 1)), base: base}
 	// The harness gives each server its control port and the 20 after it
 	// for passive data.
 	for port := base; port <= base+20; port++ {
@@ -104,6 +110,16 @@ func (p *faultProxy) decide(port int) fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := fault{kind: "pass"}
+	if p.script != nil {
+		if port != p.base {
+			p.dataSeq++
+			f = p.script(port, p.dataSeq)
+		}
+		if f.kind != "pass" {
+			p.happened = append(p.happened, fmt.Sprintf("%s@%d port %d", f.kind, f.at, port))
+		}
+		return f
+	}
 	if p.rng.Float64() < p.rate {
 		f.kind = []string{"cut-up", "cut-down", "stall"}[p.rng.IntN(3)]
 		f.at = p.rng.Int64N(64 << 10)
@@ -124,12 +140,24 @@ func (p *faultProxy) handle(client net.Conn, port int) {
 	pump := func(dst, src net.Conn, dir string) {
 		defer func() { done <- struct{}{} }()
 		limit := int64(-1)
-		if (f.kind == "cut-up" && dir == "up") || (f.kind == "cut-down" && dir == "down") || f.kind == "stall" {
+		if (f.kind == "cut-up" && dir == "up") || (f.kind == "cut-down" && dir == "down") || f.kind == "stall" || (f.kind == "truncate" && dir == "up") {
 			limit = f.at
 		}
-		if limit < 0 {
+		switch {
+		case limit < 0:
 			io.Copy(dst, src)
-		} else {
+		case f.kind == "truncate":
+			// Take everything the client sends, forward only the start:
+			// the client believes the whole file went out.
+			io.CopyN(dst, src, limit)
+			server.(*net.TCPConn).CloseWrite()
+			if n, _ := io.Copy(io.Discard, src); n > 0 {
+				p.mu.Lock()
+				p.truncated++
+				p.mu.Unlock()
+			}
+			io.Copy(io.Discard, server)
+		default:
 			io.CopyN(dst, src, limit)
 			if f.kind == "stall" {
 				time.Sleep(p.stall) // the peer must time out, not hang
@@ -143,6 +171,68 @@ func (p *faultProxy) handle(client net.Conn, port int) {
 	go pump(client, server, "down")
 	<-done
 	<-done
+}
+
+// TestTruncatedUploadNeverRenamed: the server receives only the start of
+// an upload that the client sent whole, and says so (426). Whatever was
+// pipelined behind it, the truncated file must never be renamed into place:
+// without retries the push fails with the marker unmoved; with them it
+// completes with the right bytes.
+func TestTruncatedUploadNeverRenamed(t *testing.T) {
+	for _, kind := range []servers.Kind{servers.VsftpdFTPES13, servers.VsftpdPlain, servers.ProFTPdTLS} {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := servers.Start(t, kind)
+			proxy := startFaultProxy(t, srv)
+			_, port, _ := net.SplitHostPort(srv.Addr)
+			scheme, _, _ := strings.Cut(srv.URL, "://")
+			url := scheme + "://" + net.JoinHostPort(proxy.host, port) + "/"
+			g := gittest.New(t)
+			g.Write("index.html", []byte("one"))
+			c1 := g.Commit("one")
+			env := append(gittest.Env(), "GFTP_USER="+srv.User, "GFTP_PASSWORD="+srv.Password)
+			if r := runGftp(t, g.Dir, env, time.Minute, "init", "--insecure", url); r.code != 0 {
+				t.Fatalf("init: %s", r.stderr)
+			}
+			content := bytes.Repeat([]byte("0123456789abcdef"), 2048) // 32 KiB: fits the socket buffers
+			g.Write("page.html", content)
+			g.Write("index.html", []byte("two"))
+			c2 := g.Commit("two")
+
+			// Truncate every upload from here on; nothing may be renamed.
+			proxy.mu.Lock()
+			proxy.script = func(port, seq int) fault { return fault{kind: "truncate", at: 8000} }
+			proxy.mu.Unlock()
+			r := runGftp(t, g.Dir, env, time.Minute, "push", "--no-lock", "--insecure", "--retries", "0", "-j", "1", url)
+			if r.code != 4 {
+				t.Fatalf("push of truncated uploads exited %d, want 4\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+			}
+			if got := readMarker(t, srv); got != c1+"\n" {
+				t.Fatalf("marker moved to %q", got)
+			}
+			if got, err := os.ReadFile(filepath.Join(srv.Root, "page.html")); err == nil {
+				t.Fatalf("a truncated upload was renamed into place (%d bytes)", len(got))
+			}
+			if got, _ := os.ReadFile(filepath.Join(srv.Root, "index.html")); string(got) != "one" && string(got) != "two" {
+				t.Fatalf("index.html holds %q, neither its old nor its new content", got)
+			}
+
+			// Only the first upload is truncated: a retry completes it.
+			proxy.mu.Lock()
+			proxy.truncated = 0
+			proxy.script = func(port, seq int) fault {
+				if proxy.truncated == 0 { // called with proxy.mu held
+					return fault{kind: "truncate", at: 8000}
+				}
+				return fault{kind: "pass"}
+			}
+			proxy.mu.Unlock()
+			r = runGftp(t, g.Dir, env, time.Minute, "push", "--no-lock", "--insecure", "-j", "1", url)
+			if r.code != 0 {
+				t.Fatalf("push with retries exited %d\n%s", r.code, r.stderr)
+			}
+			checkServed(t, srv, g, c2)
+		})
+	}
 }
 
 // runGftp runs gftp with a deadline, so that a hang fails the test instead

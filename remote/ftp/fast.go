@@ -291,6 +291,11 @@ func (r *Remote) PutAtomic(ctx context.Context, name string, src io.Reader, size
 		if err := store(ctx, tmp, src); err != nil {
 			return err
 		}
+		if size >= 0 && !r.pipe.strict.Load() {
+			if err := s.verifySize(tmp, size); err != nil {
+				return err
+			}
+		}
 		op = "rename"
 		// Where the EPSV could not go early, it goes with the rename.
 		return s.renameEPSV(tmp, name, r.pipelined() && s.next == nil && s.epsvAhead())
@@ -300,6 +305,46 @@ func (r *Remote) PutAtomic(ctx context.Context, name string, src io.Reader, size
 		return pathErr(op, name, err)
 	}
 	r.pipe.files.Add(1)
+	return nil
+}
+
+// verifySize checks that the server stored all size bytes in tmp before
+// it is renamed into place. In FTP's stream mode a file ends where its data
+// connection ends, so a connection that ends cleanly after part of the data
+// (plain FTP; or TLS data without close_notify, which proftpd and pure-ftpd
+// accept) leaves a short file that the server calls complete with 226.
+// vsftpd over TLS refuses such an end itself (426), so it is spared this
+// round trip. A server without SIZE cannot be checked.
+func (s *session) verifySize(tmp string, size int64) error {
+	p := s.r.path(tmp)
+	var got int64
+	if strings.ContainsAny(p, "\r\n") || !s.settled() {
+		n, err := s.sc.FileSize(p)
+		if err != nil {
+			return classify("SIZE", err)
+		}
+		got = n
+	} else {
+		if err := s.send("SIZE " + p); err != nil {
+			return classify("SIZE", err)
+		}
+		code, msg, err := s.reply()
+		if err != nil {
+			return classify("SIZE", err)
+		}
+		switch {
+		case code == 500 || code == 502 || code == 504:
+			return nil // no SIZE here
+		case code != 213:
+			return classify("SIZE", &textproto.Error{Code: code, Msg: msg})
+		}
+		if got, err = strconv.ParseInt(strings.TrimSpace(msg), 10, 64); err != nil {
+			return nil // an answer we cannot read proves nothing either way
+		}
+	}
+	if got != size {
+		return &kindError{remote.ErrTemporary, fmt.Errorf("the server stored %d of %d bytes: the data connection ended early", got, size)}
+	}
 	return nil
 }
 

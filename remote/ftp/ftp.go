@@ -91,12 +91,15 @@ type Remote struct {
 // pipeState is what the fast upload path (fast.go) learnt in this run, and
 // what it counted.
 type pipeState struct {
-	early atomic.Bool  // the server reads no command during a transfer (vsftpd): EPSV may go before the 226
-	off   atomic.Bool  // the server mishandled an early EPSV after all
-	ahead atomic.Int64 // transfers whose data connection was dialled ahead
-	cmds  atomic.Int64 // commands sent on every control connection
-	turns atomic.Int64 // waits for a reply after sending (round trips)
-	files atomic.Int64 // PutAtomic calls that succeeded
+	early atomic.Bool // the server reads no command during a transfer (vsftpd): EPSV may go before the 226
+	// strict: the server refuses TLS data that ends without close_notify
+	// (vsftpd answers 426), so a cut upload cannot pass for a whole one.
+	strict atomic.Bool
+	off    atomic.Bool  // the server mishandled an early EPSV after all
+	ahead  atomic.Int64 // transfers whose data connection was dialled ahead
+	cmds   atomic.Int64 // commands sent on every control connection
+	turns  atomic.Int64 // waits for a reply after sending (round trips)
+	files  atomic.Int64 // PutAtomic calls that succeeded
 }
 
 // Stats counts the control-channel traffic of a Remote so far.
@@ -358,6 +361,7 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 		// transfer, so an EPSV sent behind the data waits its turn;
 		// proftpd answers it at once with 450 and pure-ftpd with 500.
 		r.pipe.early.Store(true)
+		r.pipe.strict.Store(r.mode != Plain)
 	}
 	if strings.Contains(banner, "Pure-FTPd") && !r.ctlMangled.Swap(true) {
 		r.log.Info("pure-ftpd stores control characters in names as '_'; such names will be refused", "conn", id)

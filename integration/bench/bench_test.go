@@ -702,13 +702,15 @@ func writeReport(b *bytes.Buffer, r report) {
 
 // roundTripText explains the per-file figure (TestRoundTripsPerFile in
 // integration/rtt_test.go checks the command sequence on every server).
-const roundTripText = `The FTP transport's upload of one file (PutAtomic: a temporary name, then a rename), on a warm connection:
+const roundTripText = `What one upload costs on a warm connection (PutAtomic: a temporary name, then a rename), read from the FTP dialogue and, for the WAN, from a packet trace of the relay:
 
-| | commands | round trips |
+| | what is sent | round trips |
 |---|---|---|
-| through jlaffaye/ftp (before issue 7) | EPSV, STOR, RNFR, RNTO, plus the data connection's TCP and TLS handshakes | 7 |
-| vsftpd | STOR (with the data connection dialled ahead and its TLS ClientHello sent at once), EPSV behind the data before the 226, RNFR+RNTO in one write | 3 |
-| proftpd, pure-ftpd | the same, but EPSV goes with RNFR+RNTO: both servers read commands during a transfer and refuse an EPSV there (450, 500) | 4 |
+| through jlaffaye/ftp, before issue 7 | EPSV; connect; STOR, wait for 150; TLS handshake; data, then 226 (2); RNFR; RNTO | 8 |
+| vsftpd now | STOR and the next EPSV in one write, the TLS ClientHello at once on the data connection dialled ahead (1); data, then 226 and 229 (2); RNFR and RNTO in one write, the next data connection dialled meanwhile (1) | 4 |
+| proftpd, pure-ftpd now | the same, except that the EPSV goes with RNFR and RNTO (both read commands during a transfer and refuse an EPSV there with 450 and 500), so the next STOR leaves while its data connection is being dialled; and SIZE of the temporary file before the rename, since they store a data connection that ends without close_notify, so a cut upload could pass for whole | 5 to 6 |
 
-Logins send FEAT, TYPE I, OPTS UTF8 ON, PBSZ 0, PROT P (and the first connection's PWD) in one write: one round trip instead of five. Paths are absolute (no CWD), each directory is made once, and the upload is renamed only after its 226, so a failed transfer never replaces a file.
+Why 226 takes two round trips after the data: vsftpd closes the data connection with SO_LINGER, so it sends 226 only once the client has acknowledged its FIN (relay trace: data and FIN at t, server FIN at t+0.5, client ACK at t+1, 226 at t+1.5, received at t+2). The rename cannot go earlier: RNFR and RNTO wait for the 226, so that a failed upload is never renamed over the old file. The TLS 1.2 handshake of each data connection costs its round trip because a client cannot send data before the server's Finished. That leaves 4 round trips per file per connection, so the 2,000-file init at -j 8 and 50 ms is about 2,000 / 8 x 4 x 52 ms = 52 s before logins, directories, lock and marker.
+
+Logins send FEAT, TYPE I, OPTS UTF8 ON, PBSZ 0, PROT P (and the first connection's PWD) in one write: one round trip instead of five. The pool logs its other connections in while the first takes the lock and reads the marker. Paths are absolute (no CWD), each directory is made once, and reading a missing file (the journal) costs one round trip.
 `

@@ -43,6 +43,9 @@ type WAN struct {
 
 	// Packets counts what the relay carried, both ways.
 	Packets atomic.Int64
+	// Trace, when set before traffic starts, sees every packet as it
+	// enters the relay (for debugging a protocol's timing).
+	Trace func(packet []byte)
 
 	files []*os.File
 	wg    sync.WaitGroup
@@ -213,6 +216,9 @@ func (w *WAN) pump(from, to *os.File) {
 		w.Packets.Add(1)
 		b := make([]byte, n)
 		copy(b, buf[:n])
+		if w.Trace != nil {
+			w.Trace(b)
+		}
 		select {
 		case q <- packet{time.Now().Add(w.Delay), b}:
 		default:

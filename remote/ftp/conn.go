@@ -87,6 +87,7 @@ func (c *ctlConn) recv(p []byte) (int, error) {
 		}
 	}
 	n, err := c.Conn.Read(p)
+	quickAck(c.raw)
 	if n > 0 {
 		c.saw(p[:n], true)
 	}

@@ -38,6 +38,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
+	"github.com/gftp/gftp/internal/tlstrace"
 	"github.com/gftp/gftp/remote"
 )
 
@@ -282,6 +283,12 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.log.Enabled(ctx, slog.LevelDebug) {
+		// curl's first line, which troubleshooting guides read.
+		host, port, _ := net.SplitHostPort(r.addr)
+		ip, _, _ := net.SplitHostPort(raw.RemoteAddr().String())
+		r.log.Debug(fmt.Sprintf("* Connected to %s (%s) port %s", host, ip, port), "conn", id)
+	}
 	// Cancellation while connecting and logging in closes the socket.
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer func() {
@@ -421,15 +428,32 @@ func (r *Remote) authTLS(raw net.Conn, id int64) ([]byte, string, error) {
 
 // handshake runs the control connection's TLS handshake and logs the result.
 func (r *Remote) handshake(ctx context.Context, raw net.Conn, cfg *tls.Config, id int64) (net.Conn, error) {
-	tc := tls.Client(raw, cfg)
+	// At -vv the handshake is logged the way curl -v logs it: the messages
+	// seen on the wire, then the certificate and the verification result.
+	hsConn, hsCfg := raw, cfg
+	var tr *tlstrace.Tracer
+	if r.log.Enabled(ctx, slog.LevelDebug) {
+		tr = tlstrace.New(func(line string) { r.log.Debug(line, "conn", id) })
+		if r.opts.Insecure {
+			tr.Accepted = "--insecure"
+		}
+		hsConn, hsCfg = tr.Conn(raw), tr.Config(cfg) // the clone shares cfg's session cache
+	}
+	tc := tls.Client(hsConn, hsCfg)
 	if r.opts.Timeout > 0 {
 		_ = raw.SetDeadline(time.Now().Add(r.opts.Timeout))
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
+		if tr != nil {
+			tr.Failed(err)
+		}
 		return nil, fmt.Errorf("tls handshake: %w", err)
 	}
 	_ = raw.SetDeadline(time.Time{})
 	cs := tc.ConnectionState()
+	if tr != nil {
+		tr.Summary(cs)
+	}
 	r.log.Info("control connection TLS", "conn", id, "version", tls.VersionName(cs.Version),
 		"cipher", tls.CipherSuiteName(cs.CipherSuite), "server_name", cfg.ServerName)
 	if shift := keepResumable(cfg, cs); shift > 0 {

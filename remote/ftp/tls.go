@@ -7,10 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
+	"github.com/gftp/gftp/internal/trust"
 	"github.com/gftp/gftp/remote"
 )
 
@@ -26,29 +25,12 @@ type tlsPolicy struct {
 
 func newTLSPolicy(host string, opts remote.Options) (*tlsPolicy, error) {
 	p := &tlsPolicy{serverName: host, insecure: opts.Insecure, keyLog: opts.KeyLog}
-	if opts.CACert != "" {
-		pem, err := os.ReadFile(opts.CACert)
-		if err != nil {
-			return nil, fmt.Errorf("read CA certificates: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("read CA certificates: no PEM certificate in %s", opts.CACert)
-		}
-		p.roots = pool
+	var err error
+	if p.roots, err = trust.RootCAs(opts.CACert); err != nil {
+		return nil, err
 	}
-	for _, pin := range opts.PinSHA256 {
-		pin = strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(strings.TrimPrefix(pin, "sha256//")))
-		if b, err := hex.DecodeString(pin); err != nil || len(b) != sha256.Size {
-			return nil, fmt.Errorf("certificate pin %q is not a hex SHA-256", pin)
-		}
-		if p.pins == nil {
-			p.pins = map[string]bool{}
-		}
-		p.pins[pin] = true
+	if p.pins, err = trust.ParsePins(opts.PinSHA256); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -63,6 +45,7 @@ func newTLSPolicy(host string, opts remote.Options) (*tlsPolicy, error) {
 func (p *tlsPolicy) config() *tls.Config {
 	return &tls.Config{
 		ServerName:         p.serverName,
+		RootCAs:            p.roots, // read by the -vv handshake log's own check
 		ClientSessionCache: keepSessions{tls.NewLRUClientSessionCache(4)},
 		MinVersion:         tls.VersionTLS12,
 		KeyLogWriter:       p.keyLog,

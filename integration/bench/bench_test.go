@@ -67,21 +67,21 @@ func dialHelper(addr string) int {
 }
 
 // measureRTT times a TCP connect from the client namespace to addr.
-func measureRTT(t testing.TB, addr string) time.Duration {
+func measureRTT(t testing.TB, w *WAN, addr string) time.Duration {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := Command(ClientNS, self)
+	cmd := Command(w.ClientNS, self)
 	cmd.Env = append(os.Environ(), "GFTP_BENCH_DIAL="+addr)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("dial %s from %s: %v\n%s", addr, ClientNS, err, out)
+		t.Fatalf("dial %s from %s: %v\n%s", addr, w.ClientNS, err, out)
 	}
 	us, err := strconv.Atoi(strings.TrimSpace(string(out)))
 	if err != nil {
-		t.Fatalf("dial %s from %s: %s", addr, ClientNS, out)
+		t.Fatalf("dial %s from %s: %s", addr, w.ClientNS, out)
 	}
 	return time.Duration(us) * time.Microsecond
 }
@@ -388,16 +388,16 @@ func TestBenchSmoke(t *testing.T) {
 		}
 		t.Cleanup(w.Close)
 		// The root namespace must not reach the subnet.
-		if c, err := net.DialTimeout("tcp", net.JoinHostPort(ServerIP, "21"), time.Second); err == nil {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort(w.ServerIP, "21"), time.Second); err == nil {
 			c.Close()
-			t.Fatalf("%s is reachable from the root namespace", ServerIP)
+			t.Fatalf("%s is reachable from the root namespace", w.ServerIP)
 		}
-		srv := startWANServer(t)
-		if rtt := measureRTT(t, srv.Addr); rtt < 2*delay {
+		srv := startWANServer(t, w)
+		if rtt := measureRTT(t, w, srv.Addr); rtt < 2*delay {
 			t.Errorf("TCP connect across the relay took %v, less than the round trip of %v", rtt, 2*delay)
 		}
 		for _, p := range []bool{false, true} {
-			if m := runOne(t, f, srv, gftpTool(8), ClientNS, p, true, 2*time.Minute); m.err != nil {
+			if m := runOne(t, f, srv, gftpTool(8), w.ClientNS, p, true, 2*time.Minute); m.err != nil {
 				t.Errorf("push=%v: %v", p, m.err)
 			}
 		}
@@ -414,12 +414,12 @@ func TestBenchSmoke(t *testing.T) {
 
 // startWANServer starts vsftpd (FTPES, TLS 1.2, session reuse required) in
 // the server namespace; its certificate names the namespace's address.
-func startWANServer(t *testing.T) *servers.Server {
+func startWANServer(t *testing.T, w *WAN) *servers.Server {
 	t.Helper()
 	old := servers.Hosts
-	servers.Hosts = append(append([]string{}, old...), ServerIP)
+	servers.Hosts = append(append([]string{}, old...), w.ServerIP)
 	defer func() { servers.Hosts = old }()
-	return servers.Start(t, servers.VsftpdFTPES12, servers.InNetns(ServerNS, ServerIP))
+	return servers.Start(t, servers.VsftpdFTPES12, servers.InNetns(w.ServerNS, w.ServerIP))
 }
 
 // key names one cell of the benchmark.
@@ -495,15 +495,15 @@ func TestBenchmark(t *testing.T) {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		if _, ok := <-sig; ok {
-			killNS(ServerNS)
-			killNS(ClientNS)
+			killNS(w.ServerNS)
+			killNS(w.ClientNS)
 			w.Close()
 			os.Exit(1)
 		}
 	}()
 	defer signal.Stop(sig)
-	wsrv := startWANServer(t)
-	rep.rtt = measureRTT(t, wsrv.Addr)
+	wsrv := startWANServer(t, w)
+	rep.rtt = measureRTT(t, w, wsrv.Addr)
 	t.Logf("TCP connect across the WAN: %v", rep.rtt)
 	slowGitFTP := os.Getenv("GFTP_BENCH_GITFTP_WAN_INIT") == "1"
 	for _, p := range []bool{false, true} {
@@ -513,7 +513,7 @@ func TestBenchmark(t *testing.T) {
 				if tl.name == "git-ftp" && !p && !slowGitFTP {
 					continue
 				}
-				record(op, "50 ms RTT", tl, runOne(t, f, wsrv, tl, ClientNS, p, true, 30*time.Minute))
+				record(op, "50 ms RTT", tl, runOne(t, f, wsrv, tl, w.ClientNS, p, true, 30*time.Minute))
 			}
 		}
 	}

@@ -22,17 +22,13 @@ import (
 	"unsafe"
 )
 
-// Names and addresses of the simulated WAN. The subnet is used only between
-// the two namespaces; while they exist the root namespace routes it to
-// "unreachable", so a client started in the wrong namespace fails at once
-// instead of leaking onto the real network.
-const (
-	ServerNS = "gftpb-srv"
-	ClientNS = "gftpb-cli"
-	ServerIP = "10.231.0.1"
-	ClientIP = "10.231.0.2"
-	Subnet   = "10.231.0.0/24"
-)
+// Names and addresses of the simulated WAN. Each WAN takes its own subnet
+// 10.231.N.0/24 and namespaces named after this process and N, so that
+// benchmarks and smoke tests of several test processes can run at once.
+// The subnet is used only between the two namespaces; while they exist the
+// root namespace routes it to "unreachable", so a client started in the
+// wrong namespace fails at once instead of leaking onto the real network.
+const nsPrefix = "gftpb-"
 
 // WAN is two network namespaces joined through TUN devices by a relay that
 // delays every packet by Delay (so the round trip is twice Delay). Neither
@@ -40,6 +36,11 @@ const (
 // device.
 type WAN struct {
 	Delay time.Duration
+	// ServerNS and ClientNS name the namespaces; ServerIP and ClientIP
+	// are their addresses, in Subnet.
+	ServerNS, ClientNS string
+	ServerIP, ClientIP string
+	Subnet             string
 
 	// Packets counts what the relay carried, both ways.
 	Packets atomic.Int64
@@ -61,12 +62,23 @@ func ip(args ...string) error {
 	return nil
 }
 
-// Cleanup removes what an earlier run that died may have left: the
-// namespaces and the unreachable route. Errors are of no interest.
-func Cleanup() {
-	_ = ip("netns", "del", ServerNS)
-	_ = ip("netns", "del", ClientNS)
-	_ = ip("route", "del", "unreachable", Subnet)
+// CleanupStale removes what WANs of processes that died left behind: their
+// namespaces and unreachable routes. Those of live processes stay.
+func CleanupStale() {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		var pid, n int
+		var side string
+		if _, err := fmt.Sscanf(strings.TrimPrefix(name, nsPrefix), "%d-%d-%s", &pid, &n, &side); err != nil || !strings.HasPrefix(name, nsPrefix) {
+			continue
+		}
+		if syscall.Kill(pid, 0) == nil {
+			continue // alive
+		}
+		_ = ip("netns", "del", name)
+		_ = ip("route", "del", "unreachable", fmt.Sprintf("10.231.%d.0/24", n))
+	}
 }
 
 // NewWAN builds the namespaces and starts the relay. Close tears it all
@@ -78,32 +90,48 @@ func NewWAN(delay time.Duration) (_ *WAN, err error) {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		return nil, fmt.Errorf("no TUN device: %w", err)
 	}
-	Cleanup()
+	CleanupStale()
 	w := &WAN{Delay: delay}
 	defer func() {
 		if err != nil {
 			w.Close()
 		}
 	}()
-	if err := ip("route", "add", "unreachable", Subnet); err != nil {
-		return nil, err
+	// Claim a subnet: adding its unreachable route fails when another
+	// WAN has it.
+	pid := os.Getpid()
+	for k := 0; k < 250; k++ {
+		n := (pid + k) % 250
+		subnet := fmt.Sprintf("10.231.%d.0/24", n)
+		if ip("route", "add", "unreachable", subnet) != nil {
+			continue
+		}
+		w.Subnet = subnet
+		w.ServerIP, w.ClientIP = fmt.Sprintf("10.231.%d.1", n), fmt.Sprintf("10.231.%d.2", n)
+		w.ServerNS = fmt.Sprintf("%s%d-%d-srv", nsPrefix, pid, n)
+		w.ClientNS = fmt.Sprintf("%s%d-%d-cli", nsPrefix, pid, n)
+		break
 	}
-	for _, side := range []struct{ ns, dev, addr string }{
-		{ServerNS, "gftpbs0", ServerIP},
-		{ClientNS, "gftpbc0", ClientIP},
+	if w.Subnet == "" {
+		return nil, errors.New("no free subnet in 10.231.0.0/16")
+	}
+	for i, side := range []struct{ ns, addr string }{
+		{w.ServerNS, w.ServerIP},
+		{w.ClientNS, w.ClientIP},
 	} {
 		if err := ip("netns", "add", side.ns); err != nil {
 			return nil, err
 		}
-		f, err := openTUNIn(side.ns, side.dev)
+		dev := fmt.Sprintf("gftpb%d", i)
+		f, err := openTUNIn(side.ns, dev)
 		if err != nil {
 			return nil, err
 		}
 		w.files = append(w.files, f)
 		for _, args := range [][]string{
 			{"-n", side.ns, "link", "set", "lo", "up"},
-			{"-n", side.ns, "addr", "add", side.addr + "/24", "dev", side.dev},
-			{"-n", side.ns, "link", "set", side.dev, "up"},
+			{"-n", side.ns, "addr", "add", side.addr + "/24", "dev", dev},
+			{"-n", side.ns, "link", "set", dev, "up"},
 		} {
 			if err := ip(args...); err != nil {
 				return nil, err
@@ -236,11 +264,18 @@ func (w *WAN) Close() {
 			f.Close()
 		}
 		w.wg.Wait()
-		Cleanup()
+		for _, ns := range []string{w.ServerNS, w.ClientNS} {
+			if ns != "" {
+				_ = ip("netns", "del", ns)
+			}
+		}
+		if w.Subnet != "" {
+			_ = ip("route", "del", "unreachable", w.Subnet)
+		}
 	})
 }
 
-// Command runs name with args in the client namespace.
+// Command runs name with args in the namespace ns.
 func Command(ns, name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
 }

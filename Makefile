@@ -1,6 +1,6 @@
 # gftp: the two commands of the quick start are `make demo` and `make test`.
 GO            ?= go
-STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOBIN         ?= $(shell $(GO) env GOPATH)/bin
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT  ?= 20m
@@ -35,7 +35,7 @@ test-short:
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	@test -x $(GOBIN)/staticcheck || $(GO) install $(STATICCHECK)
+	@$(GOBIN)/staticcheck -version 2>/dev/null | grep -q '(0.8.2)' || $(GO) install $(STATICCHECK)
 	$(GOBIN)/staticcheck ./...
 
 # Each fuzz target for FUZZTIME, starting from its committed seed corpus

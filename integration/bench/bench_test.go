@@ -679,6 +679,7 @@ func writeReport(b *bytes.Buffer, r report) {
 		}
 	}
 	fmt.Fprint(b, roundTripText)
+	fmt.Fprint(b, stopText)
 	if len(r.notes) > 0 {
 		fmt.Fprintf(b, "\n## Notes\n\n")
 		for _, n := range r.notes {
@@ -699,6 +700,16 @@ func writeReport(b *bytes.Buffer, r report) {
 		fmt.Fprintf(b, "\n## Failed runs\n\n%s\n", strings.Join(fails, "\n"))
 	}
 }
+
+// stopText says what stands between gftp and the targets that this machine
+// does not meet (written from the traces and profiles of issue 7).
+const stopText = `
+## What stops the targets not met (analysis of the 2026-11-21 run; its figures)
+
+- **50 ms RTT, init (1.8×, target 2.5×).** gftp spends 4 round trips per file per connection (the table above), so 2,000 files over 8 connections take 2,000 / 8 × 4 × 52 ms = 52 s plus logins, directories and the lock. Two of the four are vsftpd's: it sends 226 only after its lingering close of the data connection has its FIN acknowledged. One is the atomic rename, which must wait for the 226. lftp spends about 7.8 (101.7 s) without renaming. Reaching 2.5× would need about 3 round trips per file: the rename of one file would have to travel with the next file's STOR, which a per-file PutAtomic that reports its own result cannot do.
+- **50 ms RTT, push (6.5×, target 10×).** git-ftp's push takes 23.9 s here, not the 34.8 s the issue measured, and gftp's 3.7 s is about 60 round trips: 7 to log in, the lock (MKD and holder.json), the marker and journal reads, one MKD, 61 uploads at 4 round trips over 8 connections, 10 deletes, the marker and the unlock. Before issue 7 it took 6.3 s (init: 108.8 s), measured with the same harness.
+- **Loopback (init 1.6×, push 1.8×; target 2×).** Loopback is CPU-bound on this 2-core machine: vsftpd's per-transfer work (a TLS data connection per file) and gftp's own (a profile of the upload phase: TLS handshakes, then the go-git reads) share two cores, and the test machine is shared with other test runs, so loopback medians move by tens of percent between runs. gftp sends 4 or 5 commands per file where lftp sends 2, because of the rename.
+`
 
 // roundTripText explains the per-file figure (TestRoundTripsPerFile in
 // integration/rtt_test.go checks the command sequence on every server).

@@ -217,6 +217,9 @@ func dumbPublishFTP(t *testing.T, kind servers.Kind) {
 		clones int
 	)
 	deadline := time.Now().Add(2 * time.Minute)
+	var stopOnce sync.Once
+	stop := func() { stopOnce.Do(func() { close(done) }); wg.Wait() }
+	defer stop() // also when a publish fails the test: no clone may outlive it
 	for w := 0; w < 2; w++ {
 		wg.Add(1)
 		go func() {
@@ -256,8 +259,7 @@ func dumbPublishFTP(t *testing.T, kind servers.Kind) {
 		mu.Unlock()
 		publish(dumbhttp.Options{})
 	}
-	close(done)
-	wg.Wait()
+	stop()
 	t.Logf("%d clones during 20 publishes through %s", clones, srv.Name)
 	check(url)
 	sameAsGit()

@@ -26,8 +26,11 @@ demo: build
 # Unit tests, CLI scripts, and the tests against real servers. Without the
 # servers installed, real-server tests skip and say how to run them; with
 # GFTP_REAL_SERVERS=1 (as .ci/run sets) they fail instead.
+# Packages run one at a time (-p 1): the real-server tests start servers,
+# proxies and git processes, and on a 2-core machine packages running side
+# by side starve each other's timeouts.
 test:
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test-short:
 	$(GO) test -short -count=1 ./...

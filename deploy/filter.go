@@ -77,6 +77,10 @@ func lines(data []byte) []string {
 // negation, and backslash escapes) to an anchored regexp. An unterminated
 // '[' is a literal, as in bash.
 func globRegexp(pat string) *regexp.Regexp {
+	// regexp reads its input as UTF-8, each invalid byte as one U+FFFD; the
+	// pattern must say the same (a []rune conversion does exactly that), or
+	// even its literal fallback panics.
+	pat = string([]rune(pat))
 	var b strings.Builder
 	b.WriteString(`^(?s:`)
 	rs := []rune(pat)
@@ -137,12 +141,18 @@ func bracket(rs []rune) (string, int, bool) {
 			i++
 			b.WriteString(regexp.QuoteMeta(string(rs[i])))
 		case c == '[' && i+1 < len(rs) && rs[i+1] == ':':
-			end := strings.Index(string(rs[i:]), ":]")
+			end := -1 // the rune index of the ":]" that closes "[:name"
+			for j := i + 2; j+1 < len(rs); j++ {
+				if rs[j] == ':' && rs[j+1] == ']' {
+					end = j
+					break
+				}
+			}
 			if end < 0 {
 				return "", 0, false
 			}
-			b.WriteString(string(rs[i : i+end+2]))
-			i += len([]rune(string(rs[i:i+end+2]))) - 1
+			b.WriteString(string(rs[i : end+2]))
+			i = end + 1
 		case c == '-':
 			b.WriteString("-")
 		default:

@@ -389,21 +389,7 @@ func (s *session) store(ctx context.Context, tmp, final string, src io.Reader) e
 			return
 		}
 		early = false
-		if code == 0 {
-			var err error
-			if code, msg, err = s.reply(); err != nil {
-				s.broken = true
-				return
-			}
-		}
-		if addr, err := s.passiveAddr("EPSV", code, msg); err == nil {
-			s.next = s.dialAhead(addr)
-			return
-		}
-		if !r.pipe.off.Swap(true) {
-			r.log.Info("server did not take an EPSV sent behind a STOR; sending it with the rename instead",
-				"conn", s.id, "reply", fmt.Sprintf("%d %s", code, msg))
-		}
+		s.takeEPSV(code, msg)
 	}
 	dc, err := s.connected(ctx, n)
 	if err != nil {

@@ -419,3 +419,43 @@ func TestFTPPASV(t *testing.T) {
 		})
 	}
 }
+
+// TestFTPDroppedDataConnection alternates downloads, which open the next
+// data connection ahead, with Stats, which drop it, on a server whose every
+// EPSV names the same port. A dropped connection still being dialled when
+// the next EPSV went out once landed on the new listener, was accepted in
+// place of the download's own and took its content, and the download read
+// a reset.
+func TestFTPDroppedDataConnection(t *testing.T) {
+	srv := servers.Start(t, servers.VsftpdPlain, servers.OnePassivePort())
+	dir := mkdirOwned(t, srv, "drop")
+	data := remotetest.Content(7, 3000)
+	if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs := &ftpLog{}
+	opts := ftpOptions(srv, logs.logger())
+	opts.Jobs = 1
+	r, err := openFTP(t, srv.URL+"drop", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	for i := 0; i < 400; i++ {
+		rc, err := r.Open(ctx, "f")
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		got, err := io.ReadAll(rc)
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read %d: %d bytes, %v\n%s", i, len(got), err, tail(logs.String(), 3000))
+		}
+		if fi, err := r.Stat(ctx, "f"); err != nil || fi.Size != int64(len(data)) {
+			t.Fatalf("stat %d: %+v, %v", i, fi, err)
+		}
+	}
+}

@@ -139,6 +139,7 @@ type config struct {
 	maxPerIP    int
 	netns       string // run in this network namespace
 	listenIP    string // listen (and answer PASV) on this address instead of 127.0.0.1
+	onePort     bool   // a passive range of one port
 }
 
 // WithCert chooses the server certificate (CertValid when not given).
@@ -156,6 +157,11 @@ func PassiveOnly() Option { return func(cfg *config) { cfg.passiveOnly = true } 
 // fails the way a full disk does. Only PureFTPdTLS supports it (a per-user
 // virtual quota); Start fails the test for any other kind.
 func Quota(bytes int64) Option { return func(cfg *config) { cfg.quota = bytes } }
+
+// OnePassivePort gives the server a passive range of a single port, so that
+// every EPSV of a session names the port the previous one did: the case in
+// which a data connection meant for one listener can reach the next.
+func OnePassivePort() Option { return func(cfg *config) { cfg.onePort = true } }
 
 // MaxPerIP makes the server refuse more than n control connections from one
 // address at a time, as shared hosts do: vsftpd's max_per_ip, which answers
@@ -244,6 +250,9 @@ func Start(t testing.TB, kind Kind, opts ...Option) *Server {
 	dir := t.TempDir()
 	root := makeRoot(t, acct)
 	port, ports := reservePorts(t)
+	if cfg.onePort {
+		ports[1] = ports[0]
+	}
 	ip := "127.0.0.1"
 	if cfg.listenIP != "" {
 		ip = cfg.listenIP

@@ -91,20 +91,41 @@ type nextData struct {
 	at   time.Time
 }
 
-// dropNext closes a data connection opened ahead that no transfer took. The
-// server keeps listening until the next EPSV or PASV replaces the port.
+// dropNext closes a data connection opened ahead that no transfer took. It
+// waits for the dial to end first: a connection still on its way could
+// otherwise reach the listener of the session's next EPSV, which vsftpd may
+// open on the same port, and be accepted there in place of the next
+// transfer's own connection. A dial that does not end in time costs the
+// session instead.
 func (s *session) dropNext() {
 	n := s.next
 	s.next = nil
 	if n == nil {
 		return
 	}
-	go func() {
-		<-n.done
+	wait := s.r.opts.Timeout
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-n.done:
 		if n.c != nil {
 			n.c.Close()
 		}
-	}()
+	case <-t.C:
+		s.broken = true
+		go closeWhenDialled(n)
+	}
+}
+
+// closeWhenDialled closes a connection opened ahead once its dial ends.
+func closeWhenDialled(n *nextData) {
+	<-n.done
+	if n.c != nil {
+		n.c.Close()
+	}
 }
 
 // passive sends EPSV (or PASV) and returns the address to connect to: the
@@ -236,8 +257,10 @@ func (s *session) connected(ctx context.Context, n *nextData) (*dataConn, error)
 	select {
 	case <-n.done:
 	case <-ctx.Done():
-		s.next = n
-		s.dropNext()
+		// The command is out and its connection on its way: the
+		// session cannot be trusted to be in step any more.
+		s.broken = true
+		go closeWhenDialled(n)
 		return nil, ctx.Err()
 	}
 	if n.err != nil {

@@ -9,7 +9,8 @@ FUZZTIME      ?= 5s
 # package:FuzzTarget for every parser that reads input from outside.
 FUZZ_TARGETS  = ./deploy:FuzzParseMarker ./deploy:FuzzIgnore ./deploy:FuzzInclude \
                 ./remote:FuzzParseURL ./dumbhttp:FuzzParseInfoRefs ./dumbhttp:FuzzParsePacks \
-                ./diag:FuzzParsePASV ./diag:FuzzParseEPSV ./diag:FuzzParseFEAT ./remote/ftp:FuzzParseMLSD
+                ./diag:FuzzParsePASV ./diag:FuzzParseEPSV ./diag:FuzzParseFEAT ./remote/ftp:FuzzParseMLSD \
+                ./remote/ftp:FuzzParseDigestReply ./remote/ftp:FuzzHashWayFrom
 
 .PHONY: all build demo test test-short lint fuzz bench clean
 

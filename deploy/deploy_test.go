@@ -13,6 +13,7 @@ import (
 
 	"github.com/gftp/gftp/deploy"
 	"github.com/gftp/gftp/internal/gittest"
+	"github.com/gftp/gftp/remote"
 	"github.com/gftp/gftp/remote/local"
 	"github.com/gftp/gftp/remote/remotetest"
 )
@@ -20,12 +21,18 @@ import (
 // deployTo plans and runs a deploy of HEAD into dir, from the marker there.
 func deployTo(t *testing.T, repoDir, dir string, opts deploy.PlanOptions) (*deploy.Plan, *deploy.Result, error) {
 	t.Helper()
-	ctx := context.Background()
-	repo, err := deploy.OpenRepo(repoDir)
+	r, err := local.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := local.New(dir)
+	return deployOn(t, repoDir, r, opts)
+}
+
+// deployOn plans and runs a deploy of HEAD to r, from the marker there.
+func deployOn(t *testing.T, repoDir string, r remote.Remote, opts deploy.PlanOptions) (*deploy.Plan, *deploy.Result, error) {
+	t.Helper()
+	ctx := context.Background()
+	repo, err := deploy.OpenRepo(repoDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"time"
@@ -25,10 +26,14 @@ const JournalName = ".gftp.journal"
 type journal struct {
 	Target   string            `json:"target"`
 	Uploaded map[string]string `json:"uploaded"` // path -> blob SHA
+
+	written time.Time // the journal's time on the server, when read
 }
 
 // readJournal reads the journal an earlier run left, and says whether
 // there was one: then that run failed, and may have left temporary files.
+// j.written is when the server says the journal was written, zero when it
+// does not say.
 func readJournal(ctx context.Context, r remote.Remote) (journal, bool) {
 	j := journal{Uploaded: map[string]string{}}
 	rc, err := r.Open(ctx, JournalName)
@@ -39,6 +44,9 @@ func readJournal(ctx context.Context, r remote.Remote) (journal, bool) {
 	data, err := io.ReadAll(io.LimitReader(rc, 64<<20))
 	if err != nil || json.Unmarshal(data, &j) != nil || j.Uploaded == nil {
 		return journal{Uploaded: map[string]string{}}, true
+	}
+	if fi, err := r.Stat(ctx, JournalName); err == nil {
+		j.written = fi.ModTime
 	}
 	return j, true
 }
@@ -64,14 +72,62 @@ func removeJournal(ctx context.Context, r remote.Remote) error {
 }
 
 // resumable reports whether upload a already arrived intact in an earlier
-// run: the journal recorded the same blob at that path (recorded, read
-// under the caller's lock), and the server's file has its size.
-func resumable(ctx context.Context, r remote.Remote, a Action, recorded string) bool {
+// run, and how that was checked:
+//
+//   - the journal (read under the caller's lock) recorded the same blob at
+//     that path;
+//   - the server's file has the blob's size;
+//   - the server's clock says the file was not changed after the journal
+//     was written (to the second: a change within the same second as the
+//     failed run's end goes unseen without a digest);
+//   - and where the server can digest a file (remote.Hasher), its digest
+//     is the blob's.
+//
+// Any doubt, a failed digest included, says no: the file is uploaded again.
+func resumable(ctx context.Context, r remote.Remote, repo *Repo, a Action, recorded string, written time.Time) (bool, string) {
 	if a.blob.IsZero() || recorded != a.blob.String() {
-		return false
+		return false, ""
 	}
 	fi, err := r.Stat(ctx, a.Path)
-	return err == nil && !fi.IsDir && fi.Size == a.Size
+	if err != nil || fi.IsDir || fi.Size != a.Size {
+		return false, ""
+	}
+	if !written.IsZero() && !fi.ModTime.IsZero() &&
+		fi.ModTime.Truncate(time.Second).After(written.Truncate(time.Second)) {
+		return false, "changed on the server after the earlier run"
+	}
+	how := "size and time"
+	if h, ok := remote.As[remote.Hasher](r); ok {
+		d, err := h.Hash(ctx, a.Path)
+		switch {
+		case err == nil:
+			same, err := sameDigest(repo, a, d)
+			if err != nil || !same {
+				return false, "its digest differs"
+			}
+			how = "size and " + d.Algo
+		case !errors.Is(err, errors.ErrUnsupported):
+			return false, ""
+		}
+	}
+	return true, how
+}
+
+// sameDigest reports whether a's content has the digest d.
+func sameDigest(repo *Repo, a Action, d remote.Digest) (bool, error) {
+	h := d.NewHash()
+	if h == nil {
+		return false, fmt.Errorf("unknown digest %q", d.Algo)
+	}
+	rc, err := a.open(repo)
+	if err != nil {
+		return false, err
+	}
+	defer rc.Close()
+	if _, err := io.Copy(h, rc); err != nil {
+		return false, err
+	}
+	return bytes.Equal(h.Sum(nil), d.Sum), nil
 }
 
 func (j journal) record(a Action) {

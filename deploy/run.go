@@ -165,12 +165,14 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		mu.Lock()
 		recorded := jr.Uploaded[a.Path]
 		mu.Unlock()
-		if resumable(ctx, e.Remote, a, recorded) {
+		if ok, how := resumable(ctx, e.Remote, e.Repo, a, recorded, jr.written); ok {
 			obs.Progress(a, a.Size)
 			obs.End(a, nil)
-			log.Info("already there", "path", a.Path, "bytes", a.Size, "reason", "delivered by an earlier run")
+			log.Info("already there", "path", a.Path, "bytes", a.Size, "reason", "delivered by an earlier run", "checked", how)
 			resumed.Add(1)
 			return
+		} else if how != "" {
+			log.Info("uploading again", "path", a.Path, "reason", how)
 		}
 		mu.Lock()
 		jr.forget(a.Path)

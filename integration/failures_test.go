@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gftp/gftp/integration/servers"
 	"github.com/gftp/gftp/internal/gittest"
@@ -101,9 +102,32 @@ func TestPushObstructed(t *testing.T) {
 			if err := os.RemoveAll(filepath.Join(srv.Root, "c.txt")); err != nil {
 				t.Fatal(err)
 			}
-			r = mustGftp(t, srv, g.Dir, "push", srv.URL)
-			if !strings.Contains(r.stdout, "1 uploaded (2 more already there from an earlier run)") {
-				t.Errorf("the re-run should send only the file that failed: %q", r.stdout)
+			// Someone changes b.txt, which the failed run delivered, to
+			// other bytes of the same size. Where the server digests
+			// files (proftpd's HASH), the change is dated before the
+			// failed run ended, so that only the digest can tell; on
+			// the others it is dated after, as any later edit is.
+			jfi, err := os.Stat(filepath.Join(srv.Root, ".gftp.journal"))
+			if err != nil {
+				t.Fatalf("the failed push left no journal: %v", err)
+			}
+			b := filepath.Join(srv.Root, "b.txt")
+			if err := os.WriteFile(b, []byte("B.TXT"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			when := jfi.ModTime().Add(2 * time.Second)
+			if tc.hashes {
+				when = jfi.ModTime().Add(-time.Hour)
+			}
+			if err := os.Chtimes(b, when, when); err != nil {
+				t.Fatal(err)
+			}
+			r = mustGftp(t, srv, g.Dir, "push", "-v", srv.URL)
+			if !strings.Contains(r.stdout, "2 uploaded (1 more already there from an earlier run)") {
+				t.Errorf("the re-run should send the file that failed and the one changed since, and skip d.txt: %q", r.stdout)
+			}
+			if want := "checked=\"size and sha256\""; tc.hashes && !strings.Contains(r.stderr, want) {
+				t.Errorf("d.txt was not checked by its digest (%s):\n%s", want, r.stderr)
 			}
 			checkServed(t, srv, g, g.Git("rev-parse", "HEAD"))
 		})

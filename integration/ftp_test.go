@@ -108,6 +108,7 @@ func ftpConformance(t *testing.T, active bool) {
 			var dir string
 			var logs *ftpLog
 			remotetest.Run(t, remotetest.Config{
+				Hashes: kind == servers.ProFTPdTLS, // mod_digest
 				New: func(t *testing.T) remote.Remote {
 					if kind == servers.PureFTPdTLS && strings.HasSuffix(t.Name(), "/HardNames") {
 						t.Skip("pure-ftpd refuses names with a backslash (553 Prohibited file name) and turns a tab into '_'; TestFTPPureFTPdNames covers the rest")

@@ -98,6 +98,8 @@ type pushTarget struct {
 	// prohibited names the server refuses by policy (TestPushFailures
 	// checks that such a refusal fails the deploy cleanly).
 	prohibited func(name string) bool
+	// hashes: the server digests files (proftpd's mod_digest: HASH).
+	hashes bool
 }
 
 // pureProhibited: pure-ftpd answers 553 "Prohibited file name" for a
@@ -115,6 +117,7 @@ func pushTargets() []pushTarget {
 			tc.prohibited = pureProhibited
 		}
 		tc.resumes = k.TLS() && k != servers.PureFTPdTLS
+		tc.hashes = k == servers.ProFTPdTLS
 		targets = append(targets, tc)
 	}
 	// Active mode (PORT/EPRT) against every server that allows it.
@@ -128,6 +131,7 @@ func pushTargets() []pushTarget {
 			tc.prohibited = pureProhibited
 		}
 		tc.resumes = k.TLS() && k != servers.PureFTPdTLS
+		tc.hashes = k == servers.ProFTPdTLS
 		targets = append(targets, tc)
 	}
 	for _, a := range servers.SSHAuths() {

@@ -80,6 +80,7 @@ func TestS3Conformance(t *testing.T) {
 	var n int
 	var prefix string
 	remotetest.Run(t, remotetest.Config{
+		Hashes: true, // the ETag of a single PUT
 		New: func(t *testing.T) remote.Remote {
 			// Each subtest gets a fresh prefix in the one bucket.
 			n++

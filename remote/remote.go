@@ -8,10 +8,14 @@ package remote
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -344,4 +348,36 @@ type PutIfAbsenter interface {
 // the error joins one *fs.PathError per name that could not be removed.
 type BatchRemover interface {
 	RemoveAll(ctx context.Context, names []string) error
+}
+
+// Hasher is implemented by transports whose server can digest a file it
+// holds (FTP HASH, XSHA256, XSHA1, XMD5 or MD5; an S3 object's ETag; a
+// local file), so that a resumed deploy can tell a file that arrived intact
+// from one of the same size. Hash returns an error wrapping
+// errors.ErrUnsupported when the server cannot digest this file (an FTP
+// server without the commands, a multipart S3 object).
+type Hasher interface {
+	Hash(ctx context.Context, name string) (Digest, error)
+}
+
+// Digest is a file's digest as a server computed it.
+type Digest struct {
+	Algo string // "sha256", "sha1" or "md5"
+	Sum  []byte
+}
+
+func (d Digest) String() string { return fmt.Sprintf("%s:%x", d.Algo, d.Sum) }
+
+// NewHash returns a hash.Hash for d's algorithm, or nil for one it does
+// not know.
+func (d Digest) NewHash() hash.Hash {
+	switch d.Algo {
+	case "sha256":
+		return sha256.New()
+	case "sha1":
+		return sha1.New()
+	case "md5":
+		return md5.New()
+	}
+	return nil
 }

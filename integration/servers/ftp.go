@@ -603,11 +603,36 @@ func (r *run) proftpd() {
 	if !ok {
 		r.missing("proftpd")
 	}
-	modDir := filepath.Join(ServersDir(), "proftpd-mod-crypto", "usr/lib/proftpd")
-	if !fileExists(filepath.Join(modDir, "mod_tls.so")) {
-		modDir = "/usr/lib/proftpd"
-		if !fileExists(filepath.Join(modDir, "mod_tls.so")) {
-			r.missing("proftpd's mod_tls.so (proftpd-mod-crypto)")
+	// mod_tls comes from proftpd-mod-crypto and mod_digest (HASH, XSHA256,
+	// XMD5...) from proftpd-core: ModulePath names one directory, so the
+	// run gets one with a link to each.
+	modules := map[string][]string{
+		"mod_tls.so": {
+			filepath.Join(ServersDir(), "proftpd-mod-crypto", "usr/lib/proftpd"),
+			"/usr/lib/proftpd",
+		},
+		"mod_digest.so": {
+			filepath.Join(ServersDir(), "proftpd-core", "usr/lib/proftpd"),
+			"/usr/lib/proftpd",
+		},
+	}
+	modDir := filepath.Join(r.dir, "modules")
+	if err := os.MkdirAll(modDir, 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	for mod, dirs := range modules {
+		found := false
+		for _, d := range dirs {
+			if fileExists(filepath.Join(d, mod)) {
+				if err := os.Symlink(filepath.Join(d, mod), filepath.Join(modDir, mod)); err != nil {
+					r.t.Fatal(err)
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
+			r.missing("proftpd's " + mod + " (proftpd-core, proftpd-mod-crypto)")
 		}
 	}
 	passwd := r.write("passwd", fmt.Sprintf("%s:%s:%d:%d::%s:/bin/sh\n",
@@ -652,6 +677,7 @@ DefaultRoot ~
 %s
 ModulePath %q
 LoadModule mod_tls.c
+LoadModule mod_digest.c
 TLSEngine on
 TLSLog %q
 TLSProtocol TLSv1.2 TLSv1.3

@@ -53,6 +53,8 @@ type ctlConn struct {
 	lastMsg  string
 	greeting strings.Builder // every line of the first reply
 	greeted  bool
+	inFeat   bool
+	feats    []string // the features of the last FEAT reply, one per line
 }
 
 func newCtlConn(c, raw net.Conn, timeout time.Duration, log *slog.Logger, id int) *ctlConn {
@@ -273,6 +275,16 @@ func (c *ctlConn) reply(line string) {
 			final = true
 		}
 	}
+	// A FEAT reply (RFC 2389): "211-" and one feature per line, each led
+	// by a space, up to "211 ".
+	switch {
+	case strings.HasPrefix(line, "211-"):
+		c.inFeat, c.feats = true, nil
+	case c.inFeat && final:
+		c.inFeat = false
+	case c.inFeat && strings.HasPrefix(line, " ") && len(c.feats) < 200:
+		c.feats = append(c.feats, strings.TrimSpace(line))
+	}
 	if !c.greeted && c.greeting.Len() < 4096 {
 		c.greeting.WriteString(line)
 		c.greeting.WriteByte('\n')
@@ -305,6 +317,13 @@ func (c *ctlConn) last() (int, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lastCode, c.lastMsg
+}
+
+// features returns the lines of the last FEAT reply.
+func (c *ctlConn) features() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.feats...)
 }
 
 // banner returns the server's greeting.

@@ -117,7 +117,10 @@ func (r *Remote) Stats() Stats {
 		Files: r.pipe.files.Load(), Ahead: r.pipe.ahead.Load()}
 }
 
-var _ remote.Remote = (*Remote)(nil)
+var (
+	_ remote.Remote = (*Remote)(nil)
+	_ remote.Hasher = (*Remote)(nil)
+)
 
 // New connects to the server u names and logs in, so that bad credentials
 // and certificates show at once. The user and password come from opts, or
@@ -273,6 +276,8 @@ type session struct {
 	rd     *textproto.Reader // replies to commands sent past the library (fast.go)
 	next   *nextData         // a data connection opened ahead (fast.go)
 	noEPSV bool              // the server has no EPSV: PASV
+
+	hashWay hashWay // how the server digests a file (hash.go)
 }
 
 // dial opens and logs in one control connection.
@@ -385,6 +390,7 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	}
 	s.mlst = s.sc.IsTimePreciseInList()
 	s.mdtm = s.sc.IsGetTimeSupported()
+	s.hashWay = hashWayFrom(s.ctl.features())
 	s.lastUsed = time.Now()
 	r.log.Info("connected", "conn", id, "addr", r.addr, "user", r.user, "mlst", s.mlst)
 	return s, nil

@@ -5,6 +5,7 @@ package local
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"io/fs"
@@ -34,7 +35,10 @@ type Remote struct {
 	root string
 }
 
-var _ remote.Remote = (*Remote)(nil)
+var (
+	_ remote.Remote = (*Remote)(nil)
+	_ remote.Hasher = (*Remote)(nil)
+)
 
 // New opens the directory root. A missing root is not an error here: every
 // operation in it then fails with fs.ErrNotExist, so that reading the marker
@@ -68,6 +72,20 @@ func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("is a directory")}
 	}
 	return f, nil
+}
+
+// Hash implements remote.Hasher with SHA-256 over the file's content.
+func (r *Remote) Hash(ctx context.Context, name string) (remote.Digest, error) {
+	f, err := os.Open(r.path(name))
+	if err != nil {
+		return remote.Digest{}, wrap("hash", name, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+		return remote.Digest{}, wrap("hash", name, err)
+	}
+	return remote.Digest{Algo: "sha256", Sum: h.Sum(nil)}, nil
 }
 
 // Put implements remote.Remote.

@@ -13,6 +13,7 @@ import (
 func TestConformance(t *testing.T) {
 	var root string
 	remotetest.Run(t, remotetest.Config{
+		Hashes: true,
 		New: func(t *testing.T) remote.Remote {
 			root = t.TempDir()
 			r, err := local.New(root)

@@ -28,6 +28,10 @@ type Config struct {
 	// NoDirs is set for transports without real directories (S3): Mkdir
 	// always succeeds and empty directories do not exist.
 	NoDirs bool
+	// Hashes is set when the server under test digests files
+	// (remote.Hasher): the suite then requires a right digest instead of
+	// accepting errors.ErrUnsupported.
+	Hashes bool
 }
 
 // HardNames are file names that must round-trip byte for byte.
@@ -246,6 +250,40 @@ func Run(t *testing.T, c Config) {
 		}
 		if _, err := r.List(ctx, "missing"); err == nil {
 			t.Errorf("list of a missing directory succeeded")
+		}
+	})
+
+	t.Run("Hash", func(t *testing.T) {
+		r := open(t)
+		h, ok := remote.As[remote.Hasher](r)
+		if !ok {
+			if c.Hashes {
+				t.Fatalf("%T is no remote.Hasher", r)
+			}
+			return
+		}
+		for i, name := range []string{"h.bin", "with space #1.txt", "empty"} {
+			data := Content(int64(50+i), []int{70000, 333, 0}[i])
+			put(t, r, name, data)
+			d, err := h.Hash(ctx, name)
+			if errors.Is(err, errors.ErrUnsupported) && !c.Hashes {
+				t.Logf("no digest: %v", err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("hash %q: %v", name, err)
+			}
+			want := d.NewHash()
+			if want == nil {
+				t.Fatalf("hash %q: unknown algorithm %q", name, d.Algo)
+			}
+			want.Write(data)
+			if !bytes.Equal(d.Sum, want.Sum(nil)) {
+				t.Fatalf("hash %q = %s, want %s:%x", name, d, d.Algo, want.Sum(nil))
+			}
+		}
+		if _, err := h.Hash(ctx, "missing"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("hash of a missing file: %v, want fs.ErrNotExist", err)
 		}
 	})
 

@@ -49,8 +49,10 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -117,6 +119,11 @@ func (e *RegionError) Error() string {
 	}
 	return fmt.Sprintf("bucket %q is in region %q, not %q (use --s3-region %s)", e.Bucket, e.Want, e.Region, e.Want)
 }
+
+var (
+	_ remote.Remote = (*Remote)(nil)
+	_ remote.Hasher = (*Remote)(nil)
+)
 
 // Remote is a key prefix in a bucket.
 type Remote struct {
@@ -442,6 +449,25 @@ func (r *Remote) Stat(ctx context.Context, name string) (remote.FileInfo, error)
 		return remote.FileInfo{Name: name, IsDir: true}, nil
 	}
 	return remote.FileInfo{}, err
+}
+
+// Hash implements remote.Hasher with the object's ETag, which is the MD5
+// of the content for an object stored by one PUT. A multipart object's
+// ETag ("...-3") is a digest of digests, which nothing here can compare.
+// An ETag that is not the MD5 (encryption with KMS or a customer key) only
+// ever fails to match, which costs an upload, not a wrong skip.
+func (r *Remote) Hash(ctx context.Context, name string) (remote.Digest, error) {
+	out, err := r.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &r.bucket, Key: aws.String(r.key(name))})
+	if err != nil {
+		return remote.Digest{}, r.wrap(ctx, "hash", name, err)
+	}
+	etag := strings.Trim(aws.ToString(out.ETag), `"`)
+	sum, err := hex.DecodeString(etag)
+	if err != nil || len(sum) != md5.Size {
+		return remote.Digest{}, &fs.PathError{Op: "hash", Path: name,
+			Err: fmt.Errorf("ETag %q is not an MD5 (a multipart upload): %w", etag, errors.ErrUnsupported)}
+	}
+	return remote.Digest{Algo: "md5", Sum: sum}, nil
 }
 
 // Open implements remote.Remote.

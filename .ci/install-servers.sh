@@ -72,7 +72,8 @@ done
 # a confusing "exited before its banner".
 for bin in "$DIR/vsftpd/usr/sbin/vsftpd" "$DIR/pure-ftpd/usr/sbin/pure-ftpd" \
 	"$DIR/pure-ftpd/usr/bin/pure-pw" "$DIR/proftpd-core/usr/sbin/proftpd" \
-	"$DIR/proftpd-mod-crypto/usr/lib/proftpd/mod_tls.so"; do
+	"$DIR/proftpd-mod-crypto/usr/lib/proftpd/mod_tls.so" \
+	"$DIR/proftpd-core/usr/lib/proftpd/mod_digest.so"; do
 	if ldd "$bin" | grep -q 'not found'; then
 		echo "install-servers: $bin misses libraries:" >&2
 		ldd "$bin" | grep 'not found' >&2

@@ -1,11 +1,13 @@
 package integration_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/gftp/gftp/integration/servers"
@@ -61,4 +63,89 @@ func TestLockRace(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStaleLockOnServers: a lock left by a deploy that died long ago
+// refuses the next push with exit 7 and the way out, and --break-lock
+// breaks it with a warning, deploys, and releases it, on each kind of
+// transport (a directory made with MKD on FTP and SFTP, an object on S3).
+func TestStaleLockOnServers(t *testing.T) {
+	const stale = `{"host": "build-7", "user": "alice", "pid": 4242, "commit": "0123456789abcdef0123456789abcdef01234567", "command": "push", "time": "2020-01-01T00:00:00Z"}`
+	targets := map[string]func(t *testing.T) *servers.Server{
+		"vsftpd-ftpes-tls13": func(t *testing.T) *servers.Server { return servers.Start(t, servers.VsftpdFTPES13) },
+		"proftpd-tls":        func(t *testing.T) *servers.Server { return servers.Start(t, servers.ProFTPdTLS) },
+		"sshd-password":      func(t *testing.T) *servers.Server { return servers.StartSSHD(t) },
+		"versitygw":          func(t *testing.T) *servers.Server { return servers.StartS3(t) },
+	}
+	for name, start := range targets {
+		t.Run(name, func(t *testing.T) {
+			srv := start(t)
+			g := gittest.New(t)
+			g.Write("index.html", []byte("one"))
+			g.Commit("one")
+			mustGftp(t, srv, g.Dir, "init", srv.URL)
+
+			lock := filepath.Join(srv.Root, ".gftp.lock")
+			if name == "versitygw" {
+				// Through S3, which keeps an object's metadata beside
+				// the file.
+				r, err := openS3(t, srv.URL, s3Options(srv, nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := r.Put(context.Background(), ".gftp.lock", strings.NewReader(stale), int64(len(stale))); err != nil {
+					t.Fatal(err)
+				}
+				r.Close()
+			} else {
+				if err := os.Mkdir(lock, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				chownLike(t, srv.Root, lock)
+				writeOwned(t, srv.Root, filepath.Join(lock, "holder.json"), stale)
+			}
+			g.Write("two.txt", []byte("two"))
+			head := g.Commit("two")
+
+			r := gftp(t, srv, g.Dir, "push", srv.URL)
+			expectFailure(t, r, 7, "locked by alice@build-7", "older than --lock-ttl", "--break-lock")
+			if _, err := os.Stat(filepath.Join(srv.Root, "two.txt")); !os.IsNotExist(err) {
+				t.Errorf("a push refused by the lock uploaded a file: %v", err)
+			}
+
+			r = mustGftp(t, srv, g.Dir, "push", "--break-lock", srv.URL)
+			if !strings.Contains(r.stderr, "warning: breaking a stale lock") {
+				t.Errorf("--break-lock gave no warning:\n%s", r.stderr)
+			}
+			checkServed(t, srv, g, head)
+			if _, err := os.Stat(lock); !os.IsNotExist(err) {
+				t.Errorf("the lock outlived the deploy that broke it: %v", err)
+			}
+		})
+	}
+}
+
+// chownLike gives path the owner of like, so that the server's user can
+// remove it.
+func chownLike(t *testing.T, like, path string) {
+	t.Helper()
+	fi, err := os.Stat(like)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		t.Fatalf("no owner for %s", like)
+	}
+	if err := os.Chown(path, int(st.Uid), int(st.Gid)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeOwned(t *testing.T, like, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	chownLike(t, like, path)
 }

@@ -46,6 +46,10 @@ type ctlConn struct {
 	// the library is to read instead.
 	intercept func(cmd string) (reply string, err error)
 
+	// beforePassive, when set, runs before a write that holds an EPSV or
+	// PASV, whoever sends it (the library or fast.go).
+	beforePassive func() error
+
 	mu       sync.Mutex
 	rbuf     []byte
 	wbuf     []byte
@@ -232,12 +236,34 @@ func (c *ctlConn) readPending() error {
 
 // send writes to the server, with the idle deadline, and logs.
 func (c *ctlConn) send(p []byte) (int, error) {
+	if c.beforePassive != nil && asksPassive(p) {
+		if err := c.beforePassive(); err != nil {
+			return 0, err
+		}
+	}
 	if c.timeout > 0 {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	}
 	c.saw(p, false)
 	c.wrote = true
 	return c.Conn.Write(p)
+}
+
+// asksPassive reports whether commands p holds an EPSV or a PASV.
+func asksPassive(p []byte) bool {
+	for len(p) > 0 {
+		line := p
+		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			line, p = p[:i], p[i+1:]
+		} else {
+			p = nil
+		}
+		line = bytes.TrimRight(line, "\r")
+		if bytes.EqualFold(line, []byte("EPSV")) || bytes.EqualFold(line, []byte("PASV")) {
+			return true
+		}
+	}
+	return false
 }
 
 // saw splits the dialogue into lines, logs them, and keeps the last reply.

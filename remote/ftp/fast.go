@@ -91,17 +91,34 @@ type nextData struct {
 	at   time.Time
 }
 
-// dropNext closes a data connection opened ahead that no transfer took. It
-// waits for the dial to end first: a connection still on its way could
-// otherwise reach the listener of the session's next EPSV, which vsftpd may
-// open on the same port, and be accepted there in place of the next
-// transfer's own connection. A dial that does not end in time costs the
-// session instead.
+// dropNext gives up the data connection opened ahead that no transfer
+// took. A connection still being dialled is kept until the session next
+// asks for a passive port (settleDrops): its SYN could otherwise reach the
+// listener of that EPSV, which vsftpd may open on the same port, and be
+// accepted in place of the next transfer's own connection. Commands that
+// open no port (MKD, SIZE, DELE...) need not wait for it.
 func (s *session) dropNext() {
 	n := s.next
 	s.next = nil
 	if n == nil {
 		return
+	}
+	select {
+	case <-n.done:
+		if n.c != nil {
+			n.c.Close()
+		}
+	default:
+		s.drops = append(s.drops, n)
+	}
+}
+
+// settleDrops waits for the dials of dropped connections to end and closes
+// the connections; the control connection calls it before it sends EPSV or
+// PASV. A dial that does not end in time costs the session.
+func (s *session) settleDrops() error {
+	if len(s.drops) == 0 {
+		return nil
 	}
 	wait := s.r.opts.Timeout
 	if wait <= 0 {
@@ -109,15 +126,23 @@ func (s *session) dropNext() {
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	select {
-	case <-n.done:
-		if n.c != nil {
-			n.c.Close()
+	for i, n := range s.drops {
+		select {
+		case <-n.done:
+			if n.c != nil {
+				n.c.Close()
+			}
+		case <-t.C:
+			for _, m := range s.drops[i:] {
+				go closeWhenDialled(m)
+			}
+			s.drops = nil
+			s.broken = true
+			return &kindError{remote.ErrTemporary, errors.New("a data connection opened ahead did not finish connecting")}
 		}
-	case <-t.C:
-		s.broken = true
-		go closeWhenDialled(n)
 	}
+	s.drops = nil
+	return nil
 }
 
 // closeWhenDialled closes a connection opened ahead once its dial ends.

@@ -275,6 +275,7 @@ type session struct {
 
 	rd     *textproto.Reader // replies to commands sent past the library (fast.go)
 	next   *nextData         // a data connection opened ahead (fast.go)
+	drops  []*nextData       // given up while still being dialled (fast.go)
 	noEPSV bool              // the server has no EPSV: PASV
 
 	hashWay hashWay // how the server digests a file (hash.go)
@@ -330,6 +331,7 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 		s.dataCfg = dataConfig(s.tlsCfg, tc.ConnectionState().Version)
 	}
 	s.ctl = newCtlConn(conn, raw, r.opts.Timeout, r.log, int(id))
+	s.ctl.beforePassive = s.settleDrops
 	s.ctl.prefix = prefix
 	s.ctl.cmds, s.ctl.turns = &r.pipe.cmds, &r.pipe.turns
 	// What jlaffaye/ftp's Login sends after FEAT, one round trip each, goes
@@ -566,6 +568,10 @@ func (s *session) run(ctx context.Context, fn func() error) error {
 
 func (s *session) close() {
 	s.dropNext()
+	for _, n := range s.drops {
+		go closeWhenDialled(n)
+	}
+	s.drops = nil
 	if s.broken {
 		s.ctl.abort()
 	} else {

@@ -40,8 +40,10 @@ func readJournal(ctx context.Context, r remote.Remote) (journal, bool) {
 	if err != nil {
 		return j, false
 	}
-	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	// Closed before the Stat below: a download holds its connection, and
+	// with --jobs 1 the Stat would wait for it for ever.
+	rc.Close()
 	if err != nil || json.Unmarshal(data, &j) != nil || j.Uploaded == nil {
 		return journal{Uploaded: map[string]string{}}, true
 	}

@@ -92,6 +92,13 @@ type AtomicPutter interface {
 	PutAtomic(ctx context.Context, name string, r io.Reader, size int64) error
 }
 
+// DirectPutter is implemented by transports whose Put itself replaces a
+// file in one step (an S3 PUT): there a temporary name and a rename would
+// only cost a copy.
+type DirectPutter interface {
+	PutIsAtomic()
+}
+
 // Sentinel errors of the contract above, beside fs.ErrNotExist, fs.ErrExist
 // and fs.ErrPermission.
 var (
@@ -254,6 +261,11 @@ type Options struct {
 
 	// Jobs caps the connections a transport opens at once (at least 1).
 	Jobs int
+	// Prewarm tells a transport with a connection pool (FTP) that the
+	// caller will write in parallel soon: the other Jobs-1 connections
+	// are opened while the first logs in, instead of on the first write.
+	// They send no credentials before the first login has succeeded.
+	Prewarm bool
 	// Timeout is the idle deadline for every network read and write.
 	Timeout time.Duration
 	// Logger receives Info lines (-v) and the protocol dialogue at Debug

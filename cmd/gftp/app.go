@@ -340,6 +340,7 @@ func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, t *target) (r
 	create := cmd.Name == "init" || cmd.Name == "catchup" || cmd.Name == "publish-dumb" || (cmd.Name == "push" && cmd.Bool("auto-init"))
 	o := remote.Options{
 		CreateRoot:       create && !cmd.Bool("dry-run"),
+		Prewarm:          (cmd.Name == "init" || cmd.Name == "push" || cmd.Name == "publish-dumb") && !cmd.Bool("dry-run"),
 		Insecure:         s.bool("insecure"),
 		CACert:           s.str("cacert"),
 		PinSHA256:        cmd.StringSlice("pin-sha256"),

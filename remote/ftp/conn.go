@@ -101,7 +101,7 @@ func (c *ctlConn) recv(p []byte) (int, error) {
 }
 
 func (c *ctlConn) Write(p []byte) (int, error) {
-	if c.batch != nil || c.pending != nil {
+	if len(c.batch) > 0 || c.pending != nil {
 		return c.pipelineWrite(p)
 	}
 	if c.intercept != nil {

@@ -81,6 +81,12 @@ type Remote struct {
 	root   string // absolute directory of the URL path, from PWD
 	rawDir string // the URL path, relative to the login directory unless it starts with "/"
 	ids    atomic.Int64
+
+	// gate, with Options.Prewarm, holds the pool's other connections
+	// before USER until the first one's login has ended; gateOK says
+	// whether it succeeded.
+	gate   chan struct{}
+	gateOK atomic.Bool
 	// ctlMangled is set for servers that replace control characters in
 	// names with '_' and still answer success (pure-ftpd): gftp refuses
 	// those names rather than deploy a file under another name.
@@ -186,6 +192,9 @@ func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) 
 		r.active = a
 	}
 	r.pool = newPool(opts.Jobs, r.dial)
+	if opts.Prewarm && opts.Jobs > 1 {
+		r.gate = make(chan struct{})
+	}
 	var shrunk atomic.Bool
 	r.pool.onShrink = func(n int, err error) {
 		if shrunk.Swap(true) {
@@ -284,6 +293,15 @@ type session struct {
 // dial opens and logs in one control connection.
 func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	id := r.ids.Add(1)
+	if id == 1 && r.gate != nil {
+		// The others connect and set up TLS meanwhile, then wait for
+		// this login's outcome before they send credentials.
+		defer func() {
+			r.gateOK.Store(err == nil)
+			close(r.gate)
+		}()
+		r.pool.warm()
+	}
 	d := net.Dialer{Timeout: r.opts.Timeout}
 	raw, err := d.DialContext(ctx, "tcp", r.addr)
 	if err != nil {
@@ -344,6 +362,13 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 		batch = append(batch, "PWD")
 	}
 	s.ctl.batch = map[string][]string{"FEAT": batch}
+	if !strings.ContainsAny(r.user+r.pass, "\r\n") {
+		// USER, PASS and FEAT go too: the whole login in one round trip
+		// once TLS is up. A server that logs in on USER alone answers
+		// the PASS with 503, which the library never asks for and the
+		// batch drops.
+		s.ctl.batch = map[string][]string{"USER " + r.user: append([]string{"PASS " + r.pass, "FEAT"}, batch...)}
+	}
 	if r.active != nil {
 		s.ctl.intercept = s.activeIntercept
 	}
@@ -380,6 +405,17 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	if strings.Contains(banner, "Pure-FTPd") && !r.ctlMangled.Swap(true) {
 		r.log.Info("pure-ftpd stores control characters in names as '_'; such names will be refused", "conn", id)
 	}
+	if id != 1 && r.gate != nil {
+		select {
+		case <-r.gate:
+			if !r.gateOK.Load() {
+				_ = s.sc.Quit()
+				return nil, errLeaderFailed
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if err = s.sc.Login(r.user, r.pass); err != nil {
 		err = s.replyErr(err)
 		_ = s.sc.Quit()
@@ -397,6 +433,10 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	r.log.Info("connected", "conn", id, "addr", r.addr, "user", r.user, "mlst", s.mlst)
 	return s, nil
 }
+
+// errLeaderFailed ends a connection opened ahead when the first one could
+// not log in: its credentials would fail the same way.
+var errLeaderFailed = errors.New("the first connection did not log in")
 
 // replyErr recovers the reply code jlaffaye/ftp drops when it turns an
 // unexpected reply (to USER, say) into a bare error string.

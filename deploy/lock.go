@@ -88,6 +88,10 @@ func (e *LockedError) Hint() string {
 type Lock struct {
 	r      remote.Remote
 	object bool // an S3 object rather than a directory
+	// info, for a directory lock, ends when the holder's details are
+	// written: they go up beside the deploy, which need not wait for
+	// them, since the directory alone holds the lock.
+	info chan struct{}
 }
 
 // LockOptions shape AcquireLock.
@@ -152,11 +156,14 @@ func tryLock(ctx context.Context, r remote.Remote, info LockInfo) (*Lock, error)
 	if err != nil {
 		return nil, fmt.Errorf("take lock: %w", err)
 	}
-	l := &Lock{r: r}
-	if err := r.Put(ctx, lockInfoName, bytes.NewReader(data), int64(len(data))); err != nil {
-		_ = l.Release(ctx)
-		return nil, fmt.Errorf("take lock: %w", err)
-	}
+	// The directory is the lock. The holder's details follow on another
+	// connection while the deploy reads the marker: a rival that finds
+	// the directory before them waits a moment for them (lockedBy).
+	l := &Lock{r: r, info: make(chan struct{})}
+	go func() {
+		defer close(l.info)
+		_ = r.Put(ctx, lockInfoName, bytes.NewReader(data), int64(len(data)))
+	}()
 	return l, nil
 }
 
@@ -202,6 +209,9 @@ func lockedBy(ctx context.Context, r remote.Remote, name string) error {
 // Release removes the lock. It runs on a fresh context, so that a failed or
 // interrupted deploy still releases it.
 func (l *Lock) Release(context.Context) error {
+	if l.info != nil {
+		<-l.info // or the details could land after their removal
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if l.object {

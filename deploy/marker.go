@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -68,6 +69,67 @@ func ReadMarker(ctx context.Context, r remote.Remote, name string) (plumbing.Has
 func WriteMarker(ctx context.Context, r remote.Remote, name string, h plumbing.Hash) error {
 	data := []byte(h.String() + "\n")
 	return remote.PutAtomic(ctx, r, name, bytes.NewReader(data), int64(len(data)))
+}
+
+// stagedMarker is the new marker's content, uploaded to a temporary name
+// while the deploy runs, so that moving the marker at the end is one rename
+// instead of a whole upload. Until that rename it is only a temporary file,
+// which a failed run removes (or the next run sweeps).
+type stagedMarker struct {
+	r    remote.Remote
+	name string
+	tmp  string
+	done chan struct{}
+	err  error
+}
+
+// stageMarker starts uploading h's marker to a temporary name, on
+// transports where the final write would otherwise be one (not S3).
+func stageMarker(ctx context.Context, r remote.Remote, name string, h plumbing.Hash) *stagedMarker {
+	if _, ok := remote.As[remote.DirectPutter](r); ok {
+		return nil
+	}
+	m := &stagedMarker{r: r, name: name, tmp: remote.TempName(name), done: make(chan struct{})}
+	data := []byte(h.String() + "\n")
+	go func() {
+		defer close(m.done)
+		m.err = r.Put(ctx, m.tmp, bytes.NewReader(data), int64(len(data)))
+		if m.err == nil {
+			// A cut upload can pass for whole on some servers; this
+			// check costs nothing, the deploy is still running.
+			fi, err := r.Stat(ctx, m.tmp)
+			if err == nil && fi.Size != int64(len(data)) {
+				err = fmt.Errorf("staged marker %s has %d bytes, not %d", m.tmp, fi.Size, len(data))
+			}
+			m.err = err
+		}
+	}()
+	return m
+}
+
+// commit renames the staged marker over the old one. tried is false when
+// the staging had failed: the caller is to write the marker the usual way.
+// Whatever happens, no temporary file is left.
+func (m *stagedMarker) commit(ctx context.Context) (tried bool, err error) {
+	<-m.done
+	if m.err != nil {
+		m.discard()
+		return false, nil
+	}
+	if err := m.r.Rename(ctx, m.tmp, m.name); err != nil {
+		m.discard()
+		return true, err
+	}
+	return true, nil
+}
+
+// discard removes the staged marker, on a fresh context: the deploy did
+// not reach the point of moving the marker.
+func (m *stagedMarker) discard() {
+	<-m.done
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = m.r.Remove(ctx, m.tmp)
 }
 
 // DownloadError is a failure to read from the remote (exit code 5).

@@ -156,8 +156,19 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		res.Mkdirs++
 	}
 
-	// 2. Uploads, each to a temporary name renamed over the old file.
+	// 2. Uploads, each to a temporary name renamed over the old file. The
+	// new marker goes up beside them under a temporary name, so that
+	// moving it at the end is one rename.
 	started = len(p.Uploads) > 0
+	var staged *stagedMarker
+	if len(p.Uploads)+len(p.Deletes) > 0 && ctx.Err() == nil {
+		staged = stageMarker(ctx, e.Remote, p.Marker, p.To)
+		defer func() {
+			if staged != nil && !res.Marker {
+				staged.discard()
+			}
+		}()
+	}
 	var bytes atomic.Int64
 	var uploaded, resumed atomic.Int64
 	parallel(ctx, jobs, p.Uploads, func(a Action) {
@@ -282,7 +293,15 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	// 5. The marker, last.
 	m := Action{Op: OpMarker, Path: p.Marker, Size: 41, Reason: p.To.String()}
 	obs.Begin(m)
-	err := WriteMarker(ctx, e.Remote, p.Marker, p.To)
+	var err error
+	renamed := false
+	if staged != nil {
+		renamed, err = staged.commit(ctx)
+		staged = nil // commit removed what it left
+	}
+	if !renamed {
+		err = WriteMarker(ctx, e.Remote, p.Marker, p.To)
+	}
 	obs.End(m, err)
 	if err != nil {
 		res.Failures = append(failures, Failure{m, err})

@@ -530,6 +530,9 @@ func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64
 	return r.wrap(ctx, "put", name, err)
 }
 
+// PutIsAtomic implements remote.DirectPutter.
+func (r *Remote) PutIsAtomic() {}
+
 // PutAtomic implements remote.AtomicPutter: an S3 PUT replaces the object
 // in one step, and readers never see a partial object.
 func (r *Remote) PutAtomic(ctx context.Context, name string, src io.Reader, size int64) error {

@@ -161,7 +161,9 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	// moving it at the end is one rename.
 	started = len(p.Uploads) > 0
 	var staged *stagedMarker
-	if len(p.Uploads)+len(p.Deletes) > 0 && ctx.Err() == nil {
+	// With one job there is nothing to overlap: the marker is written at
+	// the end, as one upload, instead.
+	if jobs > 1 && len(p.Uploads)+len(p.Deletes) > 0 && ctx.Err() == nil {
 		staged = stageMarker(ctx, e.Remote, p.Marker, p.To)
 		defer func() {
 			if staged != nil && !res.Marker {

@@ -875,7 +875,7 @@ func (r *Remote) Remove(ctx context.Context, name string) error {
 		return err
 	}
 	err := r.with(ctx, func(s *session) error {
-		return classify("DELE", s.sc.Delete(r.path(name)))
+		return s.deleErr(name, classify("DELE", s.sc.Delete(r.path(name))))
 	})
 	return pathErr("remove", name, err)
 }

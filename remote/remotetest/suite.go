@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand"
+	"strings"
 	"sync"
 	"testing"
 
@@ -284,6 +285,51 @@ func Run(t *testing.T, c Config) {
 		}
 		if _, err := h.Hash(ctx, "missing"); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("hash of a missing file: %v, want fs.ErrNotExist", err)
+		}
+	})
+
+	t.Run("RemoveAll", func(t *testing.T) {
+		r := open(t)
+		b, ok := remote.As[remote.BatchRemover](r)
+		if !ok {
+			return
+		}
+		if err := r.Mkdir(ctx, "del"); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for i := 0; i < 70; i++ { // more than one batch of pipelined commands
+			n := fmt.Sprintf("del/-%02d ü #%%?.txt", i)
+			put(t, r, n, []byte{byte(i)})
+			names = append(names, n)
+		}
+		names = append(names, "del/missing")
+		var blocked string
+		if !c.NoDirs {
+			blocked = "del/full"
+			if err := r.Mkdir(ctx, blocked); err != nil {
+				t.Fatal(err)
+			}
+			put(t, r, blocked+"/x", []byte("x"))
+			names = append(names, blocked)
+		}
+		err := b.RemoveAll(ctx, names)
+		if blocked == "" && err != nil {
+			t.Fatalf("RemoveAll: %v", err)
+		}
+		if blocked != "" {
+			var pe *fs.PathError
+			if !errors.As(err, &pe) || pe.Path != blocked || strings.Count(err.Error(), "\n") != 0 {
+				t.Fatalf("RemoveAll = %v; want one *fs.PathError, for %s", err, blocked)
+			}
+		}
+		for _, n := range names {
+			if n == blocked {
+				continue
+			}
+			if _, err := r.Stat(ctx, n); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%q after RemoveAll: %v", n, err)
+			}
 		}
 	})
 

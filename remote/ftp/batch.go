@@ -1,0 +1,134 @@
+package ftp
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net/textproto"
+	"strings"
+	"sync"
+
+	"github.com/gftp/gftp/remote"
+)
+
+// deleChunk is how many DELE commands go out in one write: enough to cost
+// one round trip for the deletes of a typical push, few enough that no
+// server's command buffer overflows.
+const deleChunk = 32
+
+// RemoveAll implements remote.BatchRemover: the DELE commands go out
+// pipelined, a chunk per write, so that a push's deletes cost one round
+// trip instead of one per file and connection. Servers answer pipelined
+// commands in order. A name that does not exist is not an error.
+func (r *Remote) RemoveAll(ctx context.Context, names []string) error {
+	r.pool.warm()
+	errs := make([]error, len(names))
+	// One connection per deleChunk names, up to the pool's size.
+	k := min(r.pool.limit(), (len(names)+deleChunk-1)/deleChunk)
+	var wg sync.WaitGroup
+	for part := 0; part < k; part++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var idx []int
+			for i := part; i < len(names); i += k {
+				idx = append(idx, i)
+			}
+			err := r.with(ctx, func(s *session) error {
+				s.deleteAll(names, idx, errs)
+				return nil
+			})
+			if err != nil {
+				for _, i := range idx {
+					if errs[i] == nil {
+						errs[i] = err
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var out []error
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			out = append(out, pathErr("remove", names[i], err))
+		}
+	}
+	return errors.Join(out...)
+}
+
+// deleteAll deletes names[i] for each i in idx, recording each failure in
+// errs[i]. It pipelines what it can and falls back to one command at a
+// time where it cannot.
+func (s *session) deleteAll(names []string, idx []int, errs []error) {
+	r := s.r
+	fail := func(a, b []int, err error) {
+		for _, i := range a {
+			errs[i] = err
+		}
+		for _, i := range b {
+			errs[i] = err
+		}
+	}
+	var pipe []int
+	for _, i := range idx {
+		if err := r.checkName("remove", names[i]); err != nil {
+			errs[i] = err
+			continue
+		}
+		if strings.ContainsAny(r.path(names[i]), "\r\n") {
+			errs[i] = classify("DELE", s.sc.Delete(r.path(names[i])))
+			continue
+		}
+		pipe = append(pipe, i)
+	}
+	for len(pipe) > 0 {
+		chunk := pipe[:min(deleChunk, len(pipe))]
+		pipe = pipe[len(chunk):]
+		if !s.settled() {
+			for _, i := range chunk {
+				errs[i] = classify("DELE", s.sc.Delete(r.path(names[i])))
+			}
+			continue
+		}
+		cmds := make([]string, len(chunk))
+		for j, i := range chunk {
+			cmds[j] = "DELE " + r.path(names[i])
+		}
+		if err := s.send(cmds...); err != nil {
+			s.broken = true
+			fail(chunk, pipe, classify("DELE", err))
+			return
+		}
+		for j, i := range chunk {
+			code, msg, err := s.reply()
+			if err != nil {
+				s.broken = true
+				fail(chunk[j:], pipe, classify("DELE", err))
+				return
+			}
+			if code >= 300 {
+				errs[i] = classify("DELE", &textproto.Error{Code: code, Msg: msg})
+			}
+		}
+	}
+	for _, i := range idx {
+		errs[i] = s.deleErr(names[i], errs[i])
+	}
+}
+
+// deleErr checks a DELE's 550 that classify took for a missing file: servers
+// answer 550 also for a directory, or a file they may not remove, and a
+// file that is still there was not deleted.
+func (s *session) deleErr(name string, err error) error {
+	var te *textproto.Error
+	if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &te) || s.broken {
+		return err
+	}
+	if _, serr := s.stat(name); serr == nil {
+		return te
+	}
+	return err
+}
+
+var _ remote.BatchRemover = (*Remote)(nil)

@@ -157,6 +157,11 @@ func TestWrongPassword(t *testing.T) {
 			if !strings.Contains(r.stderr, "PASS ****") {
 				t.Errorf("-vv should show the login dialogue with PASS masked:\n%s", r.stderr)
 			}
+			// The pool's other connections, opened at once, wait for the
+			// first login and quit without trying the password.
+			if n := strings.Count(r.stderr, "> PASS ****"); n != 1 {
+				t.Errorf("the wrong password was sent %d times, want once:\n%s", n, r.stderr)
+			}
 			if got := readMarker(t, srv); got != c1+"\n" {
 				t.Fatalf("marker moved to %q", got)
 			}

@@ -192,6 +192,9 @@ func describe(err error) (cause, hint string) {
 		return cause, "nothing listens on that host and port: check the URL's host and port, and that the server runs"
 	case errors.As(err, &ne) && ne.Timeout():
 		return cause, "the server did not answer in time: check the host, the port, and any firewall between you"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, remote.ErrTemporary):
+		return cause, "the connection was cut (by the server, or something between you): run the command again; nothing is lost, and --retries sets how often gftp tries by itself"
 	case errors.Is(err, remote.ErrScheme):
 		return cause, "use ftp://, ftpes://, ftps://, sftp://, s3:// or a local path"
 	case errors.Is(err, deploy.ErrNotRepo):

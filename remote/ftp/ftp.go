@@ -83,10 +83,13 @@ type Remote struct {
 	ids    atomic.Int64
 
 	// gate, with Options.Prewarm, holds the pool's other connections
-	// before USER until the first one's login has ended; gateOK says
-	// whether it succeeded.
-	gate   chan struct{}
-	gateOK atomic.Bool
+	// before USER until the first one's login has ended. gateBad says
+	// that it failed for a reason the others would repeat with the
+	// server's blessing (credentials, a certificate): then they quit
+	// without logging in. Any other failure (one connection too many, a
+	// cut connection) lets them go on.
+	gate    chan struct{}
+	gateBad atomic.Bool
 	// ctlMangled is set for servers that replace control characters in
 	// names with '_' and still answer success (pure-ftpd): gftp refuses
 	// those names rather than deploy a file under another name.
@@ -297,7 +300,7 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 		// The others connect and set up TLS meanwhile, then wait for
 		// this login's outcome before they send credentials.
 		defer func() {
-			r.gateOK.Store(err == nil)
+			r.gateBad.Store(err != nil && (errors.Is(classify("PASS", err), remote.ErrAuth) || isTLSVerify(err)))
 			close(r.gate)
 		}()
 		r.pool.warm()
@@ -408,7 +411,7 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	if id != 1 && r.gate != nil {
 		select {
 		case <-r.gate:
-			if !r.gateOK.Load() {
+			if r.gateBad.Load() {
 				_ = s.sc.Quit()
 				return nil, errLeaderFailed
 			}
@@ -434,8 +437,8 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	return s, nil
 }
 
-// errLeaderFailed ends a connection opened ahead when the first one could
-// not log in: its credentials would fail the same way.
+// errLeaderFailed ends a connection opened ahead when the first one was
+// refused its login or certificate: this one would be refused the same way.
 var errLeaderFailed = errors.New("the first connection did not log in")
 
 // replyErr recovers the reply code jlaffaye/ftp drops when it turns an

@@ -76,18 +76,25 @@ func mkdirOwned(t *testing.T, srv *servers.Server, name string) string {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(srv.Root)
+	chownLike(t, srv.Root, dir)
+	return dir
+}
+
+// chownLike gives path the owner of like, so that the server's user can
+// remove it.
+func chownLike(t *testing.T, like, path string) {
+	t.Helper()
+	fi, err := os.Stat(like)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		t.Fatalf("no owner for %s", srv.Root)
+		t.Fatalf("no owner for %s", like)
 	}
-	if err := os.Chown(dir, int(st.Uid), int(st.Gid)); err != nil {
+	if err := os.Chown(path, int(st.Uid), int(st.Gid)); err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 func TestFTPConformance(t *testing.T) {

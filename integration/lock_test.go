@@ -7,24 +7,28 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/gftp/gftp/integration/servers"
 	"github.com/gftp/gftp/internal/gittest"
 )
 
-// TestLockRace starts two pushes of a large change at the same moment:
-// exactly one deploys, the other fails fast with exit 7 naming the holder,
-// and no lock is left behind.
-func TestLockRace(t *testing.T) {
-	targets := map[string]func(t *testing.T) *servers.Server{
+// lockTargets are one server of each kind of lock: a directory made with
+// MKD (vsftpd, proftpd), an SFTP mkdir, and an S3 conditional PUT.
+func lockTargets() map[string]func(t *testing.T) *servers.Server {
+	return map[string]func(t *testing.T) *servers.Server{
 		"vsftpd-ftpes-tls13": func(t *testing.T) *servers.Server { return servers.Start(t, servers.VsftpdFTPES13) },
 		"proftpd-tls":        func(t *testing.T) *servers.Server { return servers.Start(t, servers.ProFTPdTLS) },
 		"sshd-password":      func(t *testing.T) *servers.Server { return servers.StartSSHD(t) },
 		"versitygw":          func(t *testing.T) *servers.Server { return servers.StartS3(t) },
 	}
-	for name, start := range targets {
+}
+
+// TestLockRace starts two pushes of a large change at the same moment:
+// exactly one deploys, the other fails fast with exit 7 naming the holder,
+// and no lock is left behind.
+func TestLockRace(t *testing.T) {
+	for name, start := range lockTargets() {
 		t.Run(name, func(t *testing.T) {
 			srv := start(t)
 			g := gittest.New(t)
@@ -71,13 +75,7 @@ func TestLockRace(t *testing.T) {
 // transport (a directory made with MKD on FTP and SFTP, an object on S3).
 func TestStaleLockOnServers(t *testing.T) {
 	const stale = `{"host": "build-7", "user": "alice", "pid": 4242, "commit": "0123456789abcdef0123456789abcdef01234567", "command": "push", "time": "2020-01-01T00:00:00Z"}`
-	targets := map[string]func(t *testing.T) *servers.Server{
-		"vsftpd-ftpes-tls13": func(t *testing.T) *servers.Server { return servers.Start(t, servers.VsftpdFTPES13) },
-		"proftpd-tls":        func(t *testing.T) *servers.Server { return servers.Start(t, servers.ProFTPdTLS) },
-		"sshd-password":      func(t *testing.T) *servers.Server { return servers.StartSSHD(t) },
-		"versitygw":          func(t *testing.T) *servers.Server { return servers.StartS3(t) },
-	}
-	for name, start := range targets {
+	for name, start := range lockTargets() {
 		t.Run(name, func(t *testing.T) {
 			srv := start(t)
 			g := gittest.New(t)
@@ -122,23 +120,6 @@ func TestStaleLockOnServers(t *testing.T) {
 				t.Errorf("the lock outlived the deploy that broke it: %v", err)
 			}
 		})
-	}
-}
-
-// chownLike gives path the owner of like, so that the server's user can
-// remove it.
-func chownLike(t *testing.T, like, path string) {
-	t.Helper()
-	fi, err := os.Stat(like)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		t.Fatalf("no owner for %s", like)
-	}
-	if err := os.Chown(path, int(st.Uid), int(st.Gid)); err != nil {
-		t.Fatal(err)
 	}
 }
 

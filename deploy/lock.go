@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"path"
+	"sync"
 	"time"
 
 	"github.com/gftp/gftp/remote"
@@ -88,10 +90,13 @@ func (e *LockedError) Hint() string {
 type Lock struct {
 	r      remote.Remote
 	object bool // an S3 object rather than a directory
-	// info, for a directory lock, ends when the holder's details are
-	// written: they go up beside the deploy, which need not wait for
-	// them, since the directory alone holds the lock.
-	info chan struct{}
+	// details, for a directory lock, are the holder's, to be written in
+	// it by Publish. They go up beside the deploy, which need not wait
+	// for them, since the directory alone holds the lock; info ends when
+	// they are written (nil: never started).
+	details []byte
+	once    sync.Once
+	info    chan struct{}
 }
 
 // LockOptions shape AcquireLock.
@@ -100,6 +105,10 @@ type LockOptions struct {
 	Break bool          // break a lock older than TTL
 	// Warn receives the message when a stale lock is broken.
 	Warn func(msg string)
+	// Later holds the holder's details back until Lock.Publish, so that
+	// writing them does not take the connection the caller's first reads
+	// (the marker's) need.
+	Later bool
 }
 
 // AcquireLock takes the remote lock for info, or fails with *LockedError.
@@ -108,6 +117,9 @@ func AcquireLock(ctx context.Context, r remote.Remote, info LockInfo, opts LockO
 		l, err := tryLock(ctx, r, info)
 		var le *LockedError
 		if !errors.As(err, &le) {
+			if err == nil && !opts.Later {
+				l.Publish(ctx)
+			}
 			return l, err
 		}
 		le.TTL = opts.TTL
@@ -156,15 +168,25 @@ func tryLock(ctx context.Context, r remote.Remote, info LockInfo) (*Lock, error)
 	if err != nil {
 		return nil, fmt.Errorf("take lock: %w", err)
 	}
-	// The directory is the lock. The holder's details follow on another
-	// connection while the deploy reads the marker: a rival that finds
-	// the directory before them waits a moment for them (lockedBy).
-	l := &Lock{r: r, info: make(chan struct{})}
-	go func() {
-		defer close(l.info)
-		_ = r.Put(ctx, lockInfoName, bytes.NewReader(data), int64(len(data)))
-	}()
-	return l, nil
+	// The directory is the lock. The holder's details follow (Publish):
+	// a rival that finds the directory before them waits a moment for
+	// them (lockedBy).
+	return &Lock{r: r, details: data}, nil
+}
+
+// Publish writes the holder's details into a directory lock, in the
+// background, once; Release waits for them. After Release it does nothing.
+func (l *Lock) Publish(ctx context.Context) {
+	l.once.Do(func() {
+		if l.details == nil {
+			return
+		}
+		l.info = make(chan struct{})
+		go func() {
+			defer close(l.info)
+			_ = l.r.Put(ctx, lockInfoName, bytes.NewReader(l.details), int64(len(l.details)))
+		}()
+	})
 }
 
 // lockedBy reads the holder's details. A holder writes them a round trip or
@@ -209,6 +231,7 @@ func lockedBy(ctx context.Context, r remote.Remote, name string) error {
 // Release removes the lock. It runs on a fresh context, so that a failed or
 // interrupted deploy still releases it.
 func (l *Lock) Release(context.Context) error {
+	l.once.Do(func() {}) // no details from now on
 	if l.info != nil {
 		<-l.info // or the details could land after their removal
 	}
@@ -220,6 +243,14 @@ func (l *Lock) Release(context.Context) error {
 			return nil
 		}
 		return err
+	}
+	if d, ok := remote.As[remote.DirRemover](l.r); ok {
+		// One round trip, where it works; else one step at a time, with
+		// l.r's retries.
+		err := d.RemoveDir(ctx, LockName, []string{path.Base(lockInfoName)})
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 	}
 	if err := l.r.Remove(ctx, lockInfoName); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

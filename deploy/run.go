@@ -37,6 +37,9 @@ type Executor struct {
 	// Retry retries an upload that failed transiently, with a fresh read of
 	// its content each time (the zero Policy does not retry).
 	Retry retry.Policy
+	// Journal is the journal read already (ReadJournal); nil: Run reads
+	// it.
+	Journal *Journal
 }
 
 // Result counts what a run did.
@@ -85,7 +88,7 @@ func (e *FailedError) Unwrap() []error {
 	return errs
 }
 
-// Run executes the plan: directories, then uploads in parallel, then
+// Run executes the plan: directories and uploads in parallel, then
 // deletes, then emptied directories, then the marker, only when every step
 // before it succeeded. A failed run leaves the marker untouched, so the next
 // push sends the same changes again.
@@ -112,7 +115,13 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	// A failed or interrupted run may have left a journal of what it
 	// delivered; its successors skip those files and keep it until the
 	// deploy completes.
-	jr, found := readJournal(ctx, e.Remote)
+	var jr journal
+	var found bool
+	if e.Journal != nil {
+		jr, found = e.Journal.j, e.Journal.found
+	} else {
+		jr, found = readJournal(ctx, e.Remote)
+	}
 	jr.Target = p.To.String()
 	if found {
 		e.sweepTemps(ctx, p, log)
@@ -138,23 +147,10 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		mu.Unlock()
 	}
 
-	// 1. Directories, parents first, once each.
-	for _, a := range p.Mkdirs {
-		if ctx.Err() != nil {
-			break
-		}
-		obs.Begin(a)
-		err := e.Remote.Mkdir(ctx, a.Path)
-		if errors.Is(err, fs.ErrExist) {
-			err = nil
-		}
-		obs.End(a, err)
-		if err != nil {
-			fail(a, err)
-			continue
-		}
-		res.Mkdirs++
-	}
+	// 1. Directories, parents first, once each, beside the uploads (see
+	// dirMaker).
+	dirs := startDirs(ctx, e.Remote, p.Mkdirs, jobs, obs, fail)
+	defer func() { <-dirs.done }()
 
 	// 2. Uploads, each to a temporary name renamed over the old file. The
 	// new marker goes up beside them under a temporary name, so that
@@ -174,6 +170,9 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	var bytes atomic.Int64
 	var uploaded, resumed atomic.Int64
 	parallel(ctx, jobs, p.Uploads, func(a Action) {
+		if dirs.wait(ctx, a.Path) != nil {
+			return // cancelled: the run ends with ctx.Err()
+		}
 		obs.Begin(a)
 		mu.Lock()
 		recorded := jr.Uploaded[a.Path]
@@ -203,6 +202,8 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		log.Info("uploaded", "path", a.Path, "bytes", a.Size, "reason", a.Reason)
 		uploaded.Add(1)
 	})
+	<-dirs.done
+	res.Mkdirs = int(dirs.count.Load())
 	res.Uploaded, res.Resumed, res.Bytes = int(uploaded.Load()), int(resumed.Load()), bytes.Load()
 	if err := ctx.Err(); err != nil {
 		res.Failures = failures

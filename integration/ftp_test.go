@@ -68,6 +68,19 @@ func openFTP(t *testing.T, rawURL string, opts remote.Options) (remote.Remote, e
 	return remote.Open(ctx, u, opts)
 }
 
+// openOneFTP opens srv's root with one connection, closed with the test.
+func openOneFTP(t *testing.T, srv *servers.Server, log *slog.Logger) remote.Remote {
+	t.Helper()
+	opts := ftpOptions(srv, log)
+	opts.Jobs = 1
+	r, err := openFTP(t, srv.URL, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
 // mkdirOwned makes a directory in the server's root that the FTP account
 // can write.
 func mkdirOwned(t *testing.T, srv *servers.Server, name string) string {
@@ -465,5 +478,101 @@ func TestFTPDroppedDataConnection(t *testing.T) {
 		if fi, err := r.Stat(ctx, "f"); err != nil || fi.Size != int64(len(data)) {
 			t.Fatalf("stat %d: %+v, %v", i, fi, err)
 		}
+	}
+}
+
+// TestPortSurvivesCommands: the data connection dialled with the login (to
+// the port of the EPSV sent with it) carries the first transfer even when
+// MKD, SIZE, DELE, RNFR and RNTO come in between, on every FTP server: no
+// second EPSV goes out before the first STOR, and the bytes arrive.
+func TestPortSurvivesCommands(t *testing.T) {
+	for _, kind := range []servers.Kind{servers.VsftpdFTPES12, servers.ProFTPdTLS, servers.PureFTPdTLS, servers.VsftpdPlain} {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := servers.Start(t, kind)
+			if err := os.WriteFile(filepath.Join(srv.Root, "old"), []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			chownLike(t, srv.Root, filepath.Join(srv.Root, "old"))
+			var logs ftpLog
+			r := openOneFTP(t, srv, logs.logger())
+			ctx := context.Background()
+			if err := r.Mkdir(ctx, "dir"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Stat(ctx, "missing"); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("stat missing: %v", err)
+			}
+			if err := r.Remove(ctx, "missing"); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("remove missing: %v", err)
+			}
+			if err := r.Rename(ctx, "old", "dir/renamed"); err != nil {
+				t.Fatal(err)
+			}
+			data := remotetest.Content(7, 100_000)
+			if err := r.Put(ctx, "dir/new file", bytes.NewReader(data), int64(len(data))); err != nil {
+				t.Fatalf("put: %v\n%s", err, tail(logs.String(), 4000))
+			}
+			got, err := os.ReadFile(filepath.Join(srv.Root, "dir", "new file"))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("the server holds %d bytes (%v), want the %d sent", len(got), err, len(data))
+			}
+			out := logs.String()
+			before, _, ok := strings.Cut(out, `msg="> STOR `)
+			if !ok {
+				t.Fatalf("no STOR in the dialogue:\n%s", tail(out, 4000))
+			}
+			if n := strings.Count(before, `msg="> EPSV"`); n != 1 {
+				t.Errorf("%d EPSVs before the first STOR, want the login's only:\n%s", n, tail(before, 4000))
+			}
+		})
+	}
+}
+
+// TestFTPRemoveDir: a lock comes down in one round trip (DELE and RMD
+// pipelined) on every FTP server; a file that is not there is no error,
+// and a directory that holds more than the names given stays.
+func TestFTPRemoveDir(t *testing.T) {
+	for _, kind := range []servers.Kind{servers.VsftpdFTPES12, servers.ProFTPdTLS, servers.PureFTPdTLS} {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := servers.Start(t, kind)
+			for _, d := range []string{"lock", "full"} {
+				mkdirOwned(t, srv, d)
+				for _, f := range []string{"holder.json", "other"} {
+					if d == "lock" && f == "other" {
+						continue
+					}
+					p := filepath.Join(srv.Root, d, f)
+					if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					chownLike(t, srv.Root, p)
+				}
+			}
+			r := openOneFTP(t, srv, nil)
+			ctx := context.Background()
+			fr := r.(*ftp.Remote)
+			if _, err := r.Stat(ctx, "lock"); err != nil { // logged in, settled
+				t.Fatal(err)
+			}
+			before := fr.Stats().RoundTrips
+			if err := fr.RemoveDir(ctx, "lock", []string{"holder.json", "missing"}); err != nil {
+				t.Fatalf("RemoveDir: %v", err)
+			}
+			if n := fr.Stats().RoundTrips - before; n != 1 {
+				t.Errorf("RemoveDir took %d round trips, want 1", n)
+			}
+			if _, err := os.Stat(filepath.Join(srv.Root, "lock")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("lock directory still there: %v", err)
+			}
+			if err := fr.RemoveDir(ctx, "lock", []string{"holder.json"}); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("RemoveDir of a missing directory: %v, want fs.ErrNotExist", err)
+			}
+			if err := fr.RemoveDir(ctx, "full", []string{"holder.json"}); err == nil || errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("RemoveDir of a directory that holds another file: %v, want a failure", err)
+			}
+			if _, err := os.Stat(filepath.Join(srv.Root, "full", "other")); err != nil {
+				t.Errorf("the other file: %v", err)
+			}
+		})
 	}
 }

@@ -362,6 +362,14 @@ type BatchRemover interface {
 	RemoveAll(ctx context.Context, names []string) error
 }
 
+// DirRemover is implemented by transports that remove a directory and the
+// files in it that the caller names in one exchange (FTP pipelines the
+// DELEs and the RMD). A named file that is not there is not an error; a
+// missing directory gives an error wrapping fs.ErrNotExist, as Rmdir does.
+type DirRemover interface {
+	RemoveDir(ctx context.Context, dir string, files []string) error
+}
+
 // Hasher is implemented by transports whose server can digest a file it
 // holds (FTP HASH, XSHA256, XSHA1, XMD5 or MD5; an S3 object's ETag; a
 // local file), so that a resumed deploy can tell a file that arrived intact

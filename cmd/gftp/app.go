@@ -216,25 +216,29 @@ func lockFlags() []cli.Flag {
 }
 
 // lock takes the remote lock unless --no-lock or --dry-run, and returns
-// its release, which runs however the command ends.
-func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commit string) (func(), error) {
+// its release, which runs however the command ends, and what writes the
+// holder's details into it (deploy.Lock.Publish), which the caller calls
+// once its first reads are done.
+func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commit string) (release, publish func(), err error) {
 	if cmd.Bool("no-lock") || cmd.Bool("dry-run") {
-		return func() {}, nil
+		return func() {}, func() {}, nil
 	}
 	l, err := deploy.AcquireLock(ctx, r, deploy.NewLockInfo(cmd.Name, commit), deploy.LockOptions{
 		TTL:   cmd.Duration("lock-ttl"),
 		Break: cmd.Bool("break-lock"),
 		Warn:  func(msg string) { a.warn("%s", msg) },
+		Later: true,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.log.Info("lock taken", "name", deploy.LockName)
-	return func() {
+	release = func() {
 		if err := l.Release(ctx); err != nil {
 			a.warn("could not remove the lock %s: %v; remove it by hand, or the next deploy needs --break-lock", deploy.LockName, err)
 		}
-	}, nil
+	}
+	return release, func() { l.Publish(ctx) }, nil
 }
 
 // resolveTarget opens the repository and works out URL and settings. The
@@ -514,6 +518,9 @@ type session struct {
 	to    *object.Commit
 	r     remote.Remote
 	close func() // releases the lock, then the connections
+	// publish writes the lock holder's details; the command calls it
+	// after its first reads, which it would otherwise slow down.
+	publish func()
 }
 
 // begin opens the repository, resolves the commit, refuses a dirty tree
@@ -536,12 +543,12 @@ func (a *app) begin(ctx context.Context, cmd *cli.Command, checkDirty bool) (*se
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := a.lock(ctx, cmd, r, to.Hash.String())
+	unlock, publish, err := a.lock(ctx, cmd, r, to.Hash.String())
 	if err != nil {
 		r.Close()
 		return nil, err
 	}
-	return &session{target: t, to: to, r: r, close: func() { unlock(); r.Close() }}, nil
+	return &session{target: t, to: to, r: r, close: func() { unlock(); r.Close() }, publish: publish}, nil
 }
 
 func (a *app) initCmd(ctx context.Context, cmd *cli.Command) error {
@@ -550,12 +557,24 @@ func (a *app) initCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer s.close()
-	return a.doInit(ctx, cmd, s.target, s.r, s.to)
+	return a.doInit(ctx, cmd, s.target, s.r, s.to, s.publish)
 }
 
-func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, to *object.Commit) error {
+// readJournal reads what a failed earlier run delivered, ahead of the
+// marker (see deploy.ReadJournal); a dry run reads nothing it does not
+// need.
+func readJournal(ctx context.Context, cmd *cli.Command, r remote.Remote) *deploy.Journal {
+	if cmd.Bool("dry-run") {
+		return nil
+	}
+	return deploy.ReadJournal(ctx, r)
+}
+
+func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, to *object.Commit, publish func()) error {
 	marker := a.markerName(t)
+	journal := readJournal(ctx, cmd, r)
 	deployed, err := deploy.ReadMarker(ctx, r, marker)
+	publish()
 	switch {
 	case err == nil:
 		return usageErr("use 'gftp push' to deploy the changes since then; to start over, delete "+marker+" on the server first",
@@ -563,7 +582,7 @@ func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.
 	case !errors.Is(err, deploy.ErrNoMarker):
 		return err
 	}
-	return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true)
+	return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, journal)
 }
 
 func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
@@ -573,10 +592,12 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 	}
 	defer s.close()
 	t, r, to := s.target, s.r, s.to
+	journal := readJournal(ctx, cmd, r)
 	from, err := deploy.ReadMarker(ctx, r, a.markerName(t))
+	s.publish()
 	if errors.Is(err, deploy.ErrNoMarker) && cmd.Bool("auto-init") {
 		a.log.Info("nothing deployed yet: running init (--auto-init)")
-		return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true)
+		return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, journal)
 	}
 	if err != nil {
 		return err
@@ -593,11 +614,12 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 		a.warn("deployed commit %s is not in the local repository; uploading every file (--force)", short(from))
 		all = true
 	}
-	return a.deploy(ctx, cmd, t, r, from, to, all)
+	return a.deploy(ctx, cmd, t, r, from, to, all, journal)
 }
 
-// deploy plans and, unless --dry-run, executes.
-func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, from plumbing.Hash, to *object.Commit, all bool) error {
+// deploy plans and, unless --dry-run, executes. journal is what a failed
+// earlier run delivered (nil: the executor reads it).
+func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, from plumbing.Hash, to *object.Commit, all bool, journal *deploy.Journal) error {
 	opts, err := a.planOptions(t, all)
 	if err != nil {
 		return err
@@ -622,7 +644,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 		return nil
 	}
 	prog := newProgress(a.stderr, plan, a.verbose >= 0 && a.verbose < 2)
-	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: prog, Logger: a.log, Retry: a.retryPolicy(cmd)}
+	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: prog, Logger: a.log, Retry: a.retryPolicy(cmd), Journal: journal}
 	res, err := ex.Run(ctx, plan)
 	prog.Finish()
 	if err != nil {
@@ -683,6 +705,7 @@ func (a *app) catchupCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer s.close()
+	s.publish()
 	t, r, to := s.target, s.r, s.to
 	marker := a.markerName(t)
 	if cmd.Bool("dry-run") {

@@ -32,6 +32,7 @@ func (a *app) publishDumbCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer s.close()
+	s.publish()
 	t, r := s.target, s.r
 	res, err := dumbhttp.Publish(ctx, t.repo.Dir, r, dumbhttp.Options{
 		Refs:   cmd.StringSlice("refs"),

@@ -202,6 +202,33 @@ func (c *ctlConn) settle(keep string) error {
 	return nil
 }
 
+// take reads the replies of the batched commands up to cmd, dropping the
+// ones before it, and returns cmd's, which is no longer pending. ok is false
+// when cmd was not pending.
+func (c *ctlConn) take(cmd string) (reply []byte, ok bool, err error) {
+	i := 0
+	for i < len(c.pending) && c.pending[i].cmd != cmd {
+		i++
+	}
+	if i == len(c.pending) {
+		return nil, false, nil
+	}
+	if err := c.settle(cmd); err != nil {
+		return nil, false, err
+	}
+	if err := c.readPending(); err != nil {
+		return nil, false, err
+	}
+	reply = c.pending[0].reply
+	c.pending = c.pending[1:]
+	if len(c.pending) == 0 {
+		c.pending = nil
+		c.prefix = append(c.prefix, c.pbuf...)
+		c.pbuf = nil
+	}
+	return reply, true, nil
+}
+
 // readPending reads the whole reply of the first pending command: lines
 // until one that starts with its code and a space (RFC 959 section 4.2).
 func (c *ctlConn) readPending() error {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"net/textproto"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -779,7 +780,24 @@ func (s *session) retr(ctx context.Context, name string) (*fastReader, error) {
 		}
 		return nil, classify("RETR", &textproto.Error{Code: code, Msg: msg})
 	}
-	return &fastReader{s: s, dc: dc, hs: hs, early: early}, nil
+	return &fastReader{s: s, dc: dc, hs: hs, early: early, want: announcedSize(msg)}, nil
+}
+
+// announcedRE finds the size a 150 reply announces: "Opening BINARY mode
+// data connection for f (41 bytes)" (vsftpd, proftpd).
+var announcedRE = regexp.MustCompile(`\((\d+) bytes?\)`)
+
+// announcedSize returns the size a 150 reply announces, or -1.
+func announcedSize(msg string) int64 {
+	m := announcedRE.FindStringSubmatch(msg)
+	if m == nil {
+		return -1
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // fastReader is the content of a RETR started by retr.
@@ -790,6 +808,8 @@ type fastReader struct {
 	early bool
 	ready bool
 	eof   bool
+	want  int64 // the size the 150 announced, or -1
+	n     int64 // bytes read
 }
 
 func (f *fastReader) Read(p []byte) (int, error) {
@@ -800,6 +820,7 @@ func (f *fastReader) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := f.dc.Read(p)
+	f.n += int64(n)
 	if err == io.EOF {
 		f.eof = true
 	}

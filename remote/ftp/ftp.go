@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -96,6 +97,9 @@ type Remote struct {
 	ctlMangled atomic.Bool
 	where      string // the URL without password, for errors about the connection
 	pipe       pipeState
+	// finishing counts downloads handed back before their 226 (see
+	// reader.Close); Close waits for them.
+	finishing sync.WaitGroup
 }
 
 // pipeState is what the fast upload path (fast.go) learnt in this run, and
@@ -361,6 +365,15 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	if s.tlsCfg != nil {
 		batch = append(batch, "PBSZ 0", "PROT P")
 	}
+	// An EPSV too, for the first transfer, whose data connection is
+	// then dialled as soon as the login is in. Servers keep that port
+	// open across MKD, SIZE, DELE, RNFR and the like (vsftpd, proftpd
+	// and pure-ftpd, TestPortSurvivesCommands), so it waits for the
+	// first transfer, whatever comes before.
+	loginEPSV := r.pipelined() && !r.opts.DisableEPSV
+	if loginEPSV {
+		batch = append(batch, "EPSV")
+	}
 	if id == 1 {
 		batch = append(batch, "PWD")
 	}
@@ -425,6 +438,14 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 		return nil, err
 	}
 	s.ctl.batch = nil
+	if loginEPSV {
+		if reply, ok, err := s.ctl.take("EPSV"); err != nil {
+			_ = s.sc.Quit()
+			return nil, err
+		} else if ok {
+			s.loginEPSV(reply)
+		}
+	}
 	if err = s.ctl.settle("PWD"); err != nil {
 		_ = s.sc.Quit()
 		return nil, err
@@ -435,6 +456,24 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 	s.lastUsed = time.Now()
 	r.log.Info("connected", "conn", id, "addr", r.addr, "user", r.user, "mlst", s.mlst)
 	return s, nil
+}
+
+// loginEPSV takes the reply to the EPSV sent with the login: the first
+// transfer's data connection is dialled now, or the session learns that
+// the server has no EPSV.
+func (s *session) loginEPSV(reply []byte) {
+	line, _, _ := strings.Cut(string(reply), "\n")
+	line = strings.TrimRight(line, "\r")
+	code, _ := strconv.Atoi(line[:min(3, len(line))])
+	msg := ""
+	if len(line) > 4 {
+		msg = line[4:]
+	}
+	if addr, err := s.passiveAddr("EPSV", code, msg); err == nil {
+		s.next = s.dialAhead(addr)
+	} else if code == 500 || code == 502 || code == 504 || code == 522 {
+		s.noEPSV = true
+	}
 }
 
 // errLeaderFailed ends a connection opened ahead when the first one was
@@ -631,10 +670,10 @@ func hasCode(err error, code int) bool {
 // with runs fn on a pooled session.
 func (r *Remote) with(ctx context.Context, fn func(s *session) error) error {
 	return r.withFast(ctx, func(s *session) error {
-		// A command that is not a transfer may make the server close
-		// the port a data connection was opened ahead to (vsftpd and
-		// proftpd do, for some), so that connection is given up first.
-		s.dropNext()
+		// A data connection opened ahead stays for the next transfer:
+		// servers keep its port open across the commands that are not
+		// transfers (TestPortSurvivesCommands). What sends a transfer
+		// through the library (LIST, say) gives it up first.
 		return fn(s)
 	})
 }
@@ -668,7 +707,6 @@ func (r *Remote) Stat(ctx context.Context, name string) (remote.FileInfo, error)
 }
 
 func (s *session) stat(name string) (remote.FileInfo, error) {
-	s.dropNext()
 	p := s.r.path(name)
 	fi := remote.FileInfo{Name: name}
 	if s.mlst {
@@ -812,6 +850,23 @@ func (rd *reader) Close() error {
 		return nil
 	}
 	var err error
+	if f := rd.fast; f != nil && f.want >= 0 && f.n == f.want {
+		// Every byte the 150 announced has arrived and the stream
+		// ended cleanly: the caller has the file. The 226 comes a round
+		// trip or two later (vsftpd closes the data connection with
+		// SO_LINGER); it is read in the background, and the connection
+		// goes back to the pool after it.
+		rd.r.finishing.Add(1)
+		go func() {
+			defer rd.r.finishing.Done()
+			err := rd.s.end(rd.ctx, rd.stop, f.finish())
+			rd.r.pool.put(rd.s)
+			if err != nil {
+				rd.r.log.Info("the server reported a failure after the whole file had arrived", "path", rd.name, "err", err)
+			}
+		}()
+		return nil
+	}
 	if rd.fast != nil {
 		err = rd.fast.finish()
 	} else {
@@ -992,6 +1047,7 @@ func (s *session) list(name string) ([]remote.FileInfo, error) {
 
 // Close implements remote.Remote.
 func (r *Remote) Close() error {
+	r.finishing.Wait()
 	st := r.Stats()
 	r.pool.close()
 	r.log.Info("ftp statistics", "connections", r.pool.limit(), "commands", st.Commands, "round_trips", st.RoundTrips,

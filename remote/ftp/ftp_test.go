@@ -598,6 +598,8 @@ func stallServer(t *testing.T) string {
 						io.WriteString(c, "257 \"/\"\r\n")
 					case "OPTS":
 						io.WriteString(c, "501 no\r\n")
+					case "EPSV": // sent with the login
+						io.WriteString(c, "502 no\r\n")
 					case "QUIT":
 						return
 					default: // stall

@@ -62,3 +62,21 @@ func TestParseDigestReply(t *testing.T) {
 		}
 	}
 }
+
+// TestAnnouncedSize: a download returns before its 226 only when it got
+// exactly the size its 150 announced, so the size must be read right, and
+// not at all where the reply gives none.
+func TestAnnouncedSize(t *testing.T) {
+	for msg, want := range map[string]int64{
+		"Opening BINARY mode data connection for /.git-ftp.log (41 bytes).": 41, // vsftpd
+		"Opening BINARY mode data connection for /f (1 byte)":               1,  // proftpd
+		"Opening BINARY mode data connection for (2) x (0 bytes)":           0,
+		"Accepted data connection":                                          -1, // pure-ftpd
+		"Opening data connection for big (99999999999999999999 bytes)":      -1,
+		"Here (12 kbytes)": -1,
+	} {
+		if got := announcedSize(msg); got != want {
+			t.Errorf("AnnouncedSize(%q) = %d, want %d", msg, got, want)
+		}
+	}
+}

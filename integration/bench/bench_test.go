@@ -679,7 +679,7 @@ func writeReport(b *bytes.Buffer, r report) {
 		}
 	}
 	fmt.Fprint(b, roundTripText)
-	fmt.Fprint(b, stopText)
+	fmt.Fprint(b, stopText(r))
 	if len(r.notes) > 0 {
 		fmt.Fprintf(b, "\n## Notes\n\n")
 		for _, n := range r.notes {
@@ -701,15 +701,44 @@ func writeReport(b *bytes.Buffer, r report) {
 	}
 }
 
-// stopText says what stands between gftp and the targets that this machine
-// does not meet (written from the traces and profiles of issue 7).
-const stopText = `
-## What stops the targets not met (analysis of the 2026-11-21 run; its figures)
-
-- **50 ms RTT, init (1.8×, target 2.5×).** gftp spends 4 round trips per file per connection (the table above), so 2,000 files over 8 connections take 2,000 / 8 × 4 × 52 ms = 52 s plus logins, directories and the lock. Two of the four are vsftpd's: it sends 226 only after its lingering close of the data connection has its FIN acknowledged. One is the atomic rename, which must wait for the 226. lftp spends about 7.8 (101.7 s) without renaming. Reaching 2.5× would need about 3 round trips per file: the rename of one file would have to travel with the next file's STOR, which a per-file PutAtomic that reports its own result cannot do.
-- **50 ms RTT, push (6.5×, target 10×).** git-ftp's push takes 23.9 s here, not the 34.8 s the issue measured, and gftp's 3.7 s is about 60 round trips: 7 to log in, the lock (MKD and holder.json), the marker and journal reads, one MKD, 61 uploads at 4 round trips over 8 connections, 10 deletes, the marker and the unlock. Before issue 7 it took 6.3 s (init: 108.8 s), measured with the same harness.
-- **Loopback (init 1.6×, push 1.8×; target 2×).** Loopback is CPU-bound on this 2-core machine: vsftpd's per-transfer work (a TLS data connection per file) and gftp's own (a profile of the upload phase: TLS handshakes, then the go-git reads) share two cores, and the test machine is shared with other test runs, so loopback medians move by tens of percent between runs. gftp sends 4 or 5 commands per file where lftp sends 2, because of the rename.
-`
+// stopText says what stands between gftp and the targets, with this run's
+// figures (the analysis is from -vv timelines, relay traces and profiles of
+// issue 7).
+func stopText(r report) string {
+	const g8, lf, gf = "gftp -j 8", "lftp --parallel=8", "git-ftp"
+	var b strings.Builder
+	rtt := r.rtt.Seconds()
+	med := func(op, network, tl string) float64 {
+		d, n, _, _ := r.cell(key{op, network, tl})
+		if n == 0 {
+			return 0
+		}
+		return d.Seconds()
+	}
+	fmt.Fprintf(&b, "\n## What stands between gftp and the targets (this run's figures)\n\n")
+	if gi, li := med("init", "50 ms RTT", g8), med("init", "50 ms RTT", lf); gi > 0 && li > 0 && rtt > 0 {
+		floor := float64(r.shape.files) / 8 * 4 * rtt
+		fmt.Fprintf(&b, "- **50 ms RTT, init: %.1f× lftp (target 2.5×).** On vsftpd one upload costs at least 4 round trips per connection (the table above): connecting its data connection (1; the port comes with the previous file's 226), that connection's TLS handshake (1), and the data until the 226 (2, vsftpd's lingering close). The rename travels while the next data connection is being dialled. So %d files over 8 connections need at least %d round trips, %.1f s at this RTT; gftp took %.1f s, lftp %.1f s. The ratio cannot pass %.1f× with 8 connections and one data connection per file, which is all FTP offers (vsftpd has no MODE B).\n",
+			li/gi, r.shape.files, r.shape.files/8*4, floor, gi, li, li/floor)
+	}
+	if gp, fp := med("push", "50 ms RTT", g8), med("push", "50 ms RTT", gf); gp > 0 && fp > 0 && rtt > 0 {
+		uploads := r.shape.changed + r.shape.added
+		transfers := uploads + 2 // the staged marker, the lock holder's details
+		rounds := (transfers + 7) / 8
+		fmt.Fprintf(&b, "- **50 ms RTT, push: %.1f× git-ftp (target 10×).** git-ftp took %.1f s, so 10× means %.2f s, %.0f round trips. gftp took %.2f s, %.0f round trips: about 13 before the first upload (TCP, the greeting, AUTH TLS, a full TLS 1.2 handshake (2), the login in one write plus the server's password check, the lock's MKD, the journal's 550, the marker's download (2)); %d rounds of 4 for %d transfers (%d files, the staged marker and the lock holder's details) over 8 connections; and 3 after the last rename: the deletes, which wait until every upload has succeeded, the marker's rename, and the lock's removal. The other 7 connections are logged in only about when the marker has been read: they send their password after the first login succeeded (so that a wrong one is sent once), and the server then checks 7 passwords at once on two cores. Before issue 7, gftp took 6.3 s for this push and 108.8 s for the init, with the same harness.\n",
+			fp/gp, fp, fp/10, fp/10/rtt, gp, gp/rtt, rounds, transfers, uploads)
+	}
+	x := func(op string) float64 {
+		g, l := med(op, "loopback", g8), med(op, "loopback", lf)
+		if g == 0 {
+			return 0
+		}
+		return l / g
+	}
+	fmt.Fprintf(&b, "- **Loopback: init %.1f×, push %.1f× lftp (target 2×).** Loopback is CPU-bound on this 2-core machine: during a loopback init both cores are over 90%% busy, most of it in the kernel. gftp itself uses about 1.4 s of CPU (user and system) for the 2,000-file init; the rest is vsftpd's per-transfer work (privilege-separated PASV and accept, a TLS handshake per data connection, a log line per command in this test set-up), which is about the same per file for every client. gftp sends 4 commands per file where lftp sends 2, because of the atomic rename. Loopback medians move by tens of percent between runs.\n",
+		x("init"), x("push"))
+	return b.String()
+}
 
 // roundTripText explains the per-file figure (TestRoundTripsPerFile in
 // integration/rtt_test.go checks the command sequence on every server).
@@ -723,5 +752,5 @@ const roundTripText = `What one upload costs on a warm connection (PutAtomic: a 
 
 Why 226 takes two round trips after the data: vsftpd closes the data connection with SO_LINGER, so it sends 226 only once the client has acknowledged its FIN (relay trace: data and FIN at t, server FIN at t+0.5, client ACK at t+1, 226 at t+1.5, received at t+2). The rename cannot go earlier: RNFR and RNTO wait for the 226, so that a failed upload is never renamed over the old file. The TLS 1.2 handshake of each data connection costs its round trip because a client cannot send data before the server's Finished. That leaves 4 round trips per file per connection, so the 2,000-file init at -j 8 and 50 ms is about 2,000 / 8 x 4 x 52 ms = 52 s before logins, directories, lock and marker.
 
-Logins send FEAT, TYPE I, OPTS UTF8 ON, PBSZ 0, PROT P (and the first connection's PWD) in one write: one round trip instead of five. The pool logs its other connections in while the first takes the lock and reads the marker. Paths are absolute (no CWD), each directory is made once, and reading a missing file (the journal) costs one round trip.
+Outside the uploads: a login sends USER, PASS, FEAT, TYPE I, OPTS UTF8 ON, PBSZ 0, PROT P and an EPSV (and the first connection's PWD) in one write, one round trip instead of eight, and dials the first transfer's data connection at once; servers keep that port open across MKD, SIZE, DELE and renames. The pool's other connections connect and do TLS alongside the first, and send their password once the first login has succeeded. Paths are absolute (no CWD); new directories are made beside the uploads, each once; reading a missing file (the journal) costs one round trip; a download returns as soon as the bytes its 150 announced have arrived, without waiting for the 226; deletes go out pipelined; the new marker is uploaded beside the files and renamed into place at the end; the lock comes down in one round trip.
 `

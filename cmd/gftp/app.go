@@ -574,7 +574,6 @@ func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.
 	marker := a.markerName(t)
 	journal := readJournal(ctx, cmd, r)
 	deployed, err := deploy.ReadMarker(ctx, r, marker)
-	publish()
 	switch {
 	case err == nil:
 		return usageErr("use 'gftp push' to deploy the changes since then; to start over, delete "+marker+" on the server first",
@@ -582,7 +581,7 @@ func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.
 	case !errors.Is(err, deploy.ErrNoMarker):
 		return err
 	}
-	return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, journal)
+	return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, journal, publish)
 }
 
 func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
@@ -594,10 +593,9 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 	t, r, to := s.target, s.r, s.to
 	journal := readJournal(ctx, cmd, r)
 	from, err := deploy.ReadMarker(ctx, r, a.markerName(t))
-	s.publish()
 	if errors.Is(err, deploy.ErrNoMarker) && cmd.Bool("auto-init") {
 		a.log.Info("nothing deployed yet: running init (--auto-init)")
-		return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, journal)
+		return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, journal, s.publish)
 	}
 	if err != nil {
 		return err
@@ -614,12 +612,15 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 		a.warn("deployed commit %s is not in the local repository; uploading every file (--force)", short(from))
 		all = true
 	}
-	return a.deploy(ctx, cmd, t, r, from, to, all, journal)
+	return a.deploy(ctx, cmd, t, r, from, to, all, journal, s.publish)
 }
 
 // deploy plans and, unless --dry-run, executes. journal is what a failed
-// earlier run delivered (nil: the executor reads it).
-func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, from plumbing.Hash, to *object.Commit, all bool, journal *deploy.Journal) error {
+// earlier run delivered (nil: the executor reads it); publish writes the
+// lock holder's details, now that there is work (a push with nothing to do
+// ends without them).
+func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, from plumbing.Hash, to *object.Commit, all bool, journal *deploy.Journal, publish func()) error {
+	publish()
 	opts, err := a.planOptions(t, all)
 	if err != nil {
 		return err

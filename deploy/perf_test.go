@@ -248,10 +248,9 @@ func TestLargeFileMemory(t *testing.T) {
 	if os.Getenv("GFTP_BIG") == "1" {
 		size = 1 << 30
 	}
-	bin := filepath.Join(t.TempDir(), "gftp")
-	build := exec.Command("go", "build", "-o", bin, "github.com/gftp/gftp/cmd/gftp")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin, err := gittest.BuildGFTP(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, packed := range []bool{false, true} {
 		name := map[bool]string{false: "loose", true: "packed"}[packed]

@@ -43,10 +43,7 @@ func expectFailure(t *testing.T, r result, code int, stderrWants ...string) {
 // leave the marker, and complete once the file is gone.
 func TestPushRefusedMidBatch(t *testing.T) {
 	srv := servers.Start(t, servers.PureFTPdTLS)
-	g := gittest.New(t)
-	g.Write("index.html", []byte("one"))
-	c1 := g.Commit("one")
-	mustGftp(t, srv, g.Dir, "init", srv.URL)
+	g, c1 := initedRepo(t, srv)
 
 	g.Write("a.txt", []byte("a"))
 	g.Write(`back\slash.txt`, []byte("refused"))
@@ -82,10 +79,7 @@ func TestPushObstructed(t *testing.T) {
 		}
 		t.Run(tc.name, func(t *testing.T) {
 			srv := tc.start(t)
-			g := gittest.New(t)
-			g.Write("index.html", []byte("one"))
-			c1 := g.Commit("one")
-			mustGftp(t, srv, g.Dir, "init", srv.URL)
+			g, c1 := initedRepo(t, srv)
 			for _, n := range []string{"b.txt", "c.txt", "d.txt"} {
 				g.Write(n, []byte(n))
 			}
@@ -140,10 +134,7 @@ func TestWrongPassword(t *testing.T) {
 	for _, k := range servers.FTPKinds() {
 		t.Run(string(k), func(t *testing.T) {
 			srv := servers.Start(t, k)
-			g := gittest.New(t)
-			g.Write("index.html", []byte("one"))
-			c1 := g.Commit("one")
-			mustGftp(t, srv, g.Dir, "init", srv.URL)
+			g, c1 := initedRepo(t, srv)
 			g.Write("index.html", []byte("two"))
 			g.Commit("two")
 
@@ -225,10 +216,7 @@ func TestFTPESNeverFallsBack(t *testing.T) {
 // a real server, leave the marker alone.
 func TestRealServerGitErrors(t *testing.T) {
 	srv := servers.Start(t, servers.VsftpdFTPES12)
-	g := gittest.New(t)
-	g.Write("index.html", []byte("one"))
-	g.Commit("one")
-	mustGftp(t, srv, g.Dir, "init", srv.URL)
+	g, _ := initedRepo(t, srv)
 
 	g.Write("index.html", []byte("dirty"))
 	r := gftp(t, srv, g.Dir, "push", srv.URL)

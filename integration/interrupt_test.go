@@ -25,10 +25,7 @@ func TestInterrupt(t *testing.T) {
 	for _, kind := range []servers.Kind{servers.VsftpdFTPES13, servers.ProFTPdTLS} {
 		t.Run(string(kind), func(t *testing.T) {
 			srv := servers.Start(t, kind)
-			g := gittest.New(t)
-			g.Write("index.html", []byte("one"))
-			c1 := g.Commit("one")
-			mustGftp(t, srv, g.Dir, "init", srv.URL)
+			g, c1 := initedRepo(t, srv)
 			for i := 0; i < 400; i++ {
 				g.Write(fmt.Sprintf("d%d/f%03d.bin", i%7, i), bytes.Repeat([]byte{byte(i)}, 20000+i))
 			}
@@ -107,10 +104,7 @@ func TestInterrupt(t *testing.T) {
 // exit left.
 func TestDoubleInterrupt(t *testing.T) {
 	srv := servers.Start(t, servers.VsftpdPlain)
-	g := gittest.New(t)
-	g.Write("index.html", []byte("one"))
-	c1 := g.Commit("one")
-	mustGftp(t, srv, g.Dir, "init", srv.URL)
+	g, c1 := initedRepo(t, srv)
 	for i := 0; i < 300; i++ {
 		g.Write(fmt.Sprintf("f%03d.bin", i), bytes.Repeat([]byte{byte(i)}, 50000))
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/gftp/gftp/integration/servers"
-	"github.com/gftp/gftp/internal/gittest"
 )
 
 // lockTargets are one server of each kind of lock: a directory made with
@@ -31,10 +30,7 @@ func TestLockRace(t *testing.T) {
 	for name, start := range lockTargets() {
 		t.Run(name, func(t *testing.T) {
 			srv := start(t)
-			g := gittest.New(t)
-			g.Write("index.html", []byte("one"))
-			g.Commit("one")
-			mustGftp(t, srv, g.Dir, "init", srv.URL)
+			g, _ := initedRepo(t, srv)
 			for i := 0; i < 500; i++ {
 				g.Write(fmt.Sprintf("files/f%03d.txt", i), []byte(strings.Repeat("x", i)))
 			}
@@ -78,10 +74,7 @@ func TestStaleLockOnServers(t *testing.T) {
 	for name, start := range lockTargets() {
 		t.Run(name, func(t *testing.T) {
 			srv := start(t)
-			g := gittest.New(t)
-			g.Write("index.html", []byte("one"))
-			g.Commit("one")
-			mustGftp(t, srv, g.Dir, "init", srv.URL)
+			g, _ := initedRepo(t, srv)
 
 			lock := filepath.Join(srv.Root, ".gftp.lock")
 			if name == "versitygw" {

@@ -28,11 +28,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	gftpBin = filepath.Join(dir, "gftp")
-	build := exec.Command("go", "build", "-o", gftpBin, "github.com/gftp/gftp/cmd/gftp")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build gftp:", err)
+	if gftpBin, err = gittest.BuildGFTP(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -85,6 +82,17 @@ func mustGftp(t *testing.T, srv *servers.Server, dir string, args ...string) res
 		t.Fatalf("gftp %s exited %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 	}
 	return r
+}
+
+// initedRepo makes a repository whose one commit (index.html, "one") is
+// deployed to srv with gftp init, and returns it with that commit.
+func initedRepo(t *testing.T, srv *servers.Server) (*gittest.Repo, string) {
+	t.Helper()
+	g := gittest.New(t)
+	g.Write("index.html", []byte("one"))
+	c1 := g.Commit("one")
+	mustGftp(t, srv, g.Dir, "init", srv.URL)
+	return g, c1
 }
 
 // pushTarget is a server the push suite runs against.

@@ -36,11 +36,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	gftpBin = filepath.Join(dir, "gftp")
-	build := exec.Command("go", "build", "-o", gftpBin, "github.com/gftp/gftp/cmd/gftp")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build gftp:", err)
+	if gftpBin, err = gittest.BuildGFTP(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()

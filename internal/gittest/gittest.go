@@ -3,6 +3,7 @@
 package gittest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,4 +135,15 @@ func (r *Repo) Tree(rev string) map[string]string {
 		out[name] = string(data)
 	}
 	return out
+}
+
+// BuildGFTP builds cmd/gftp into dir, the binary users run, for tests that
+// run it as a command, and returns its path.
+func BuildGFTP(dir string) (string, error) {
+	bin := filepath.Join(dir, "gftp")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/gftp/gftp/cmd/gftp").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build gftp: %v\n%s", err, out)
+	}
+	return bin, nil
 }

@@ -105,7 +105,7 @@ func (s *session) activeIntercept(cmd string) (string, error) {
 			l.Close()
 			return "", err
 		}
-		if code == 500 || code == 502 || code == 504 || code == 522 {
+		if extendedRefused(code) {
 			s.noEPRT = true
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,9 +158,7 @@ func (c *ctlConn) pipelineWrite(p []byte) (int, error) {
 		}
 		c.pending = c.pending[1:]
 	}
-	c.pending = nil
-	c.prefix = append(c.prefix, c.pbuf...)
-	c.pbuf = nil
+	c.drained()
 	return c.send(p)
 }
 
@@ -174,11 +173,7 @@ func (c *ctlConn) handOut(cmd string) error {
 		c.pending = c.pending[1:]
 		if pr.cmd == cmd {
 			c.prefix = append(c.prefix, reply...)
-			if len(c.pending) == 0 {
-				c.pending = nil
-				c.prefix = append(c.prefix, c.pbuf...)
-				c.pbuf = nil
-			}
+			c.drained()
 			return nil
 		}
 	}
@@ -194,23 +189,25 @@ func (c *ctlConn) settle(keep string) error {
 		}
 		c.pending = c.pending[1:]
 	}
+	c.drained()
+	return nil
+}
+
+// drained, once no batched reply is pending, hands what was read past them
+// to the library, which reads the replies to its own commands next.
+func (c *ctlConn) drained() {
 	if len(c.pending) == 0 {
 		c.pending = nil
 		c.prefix = append(c.prefix, c.pbuf...)
 		c.pbuf = nil
 	}
-	return nil
 }
 
 // take reads the replies of the batched commands up to cmd, dropping the
 // ones before it, and returns cmd's, which is no longer pending. ok is false
 // when cmd was not pending.
 func (c *ctlConn) take(cmd string) (reply []byte, ok bool, err error) {
-	i := 0
-	for i < len(c.pending) && c.pending[i].cmd != cmd {
-		i++
-	}
-	if i == len(c.pending) {
+	if !slices.ContainsFunc(c.pending, func(p pendingReply) bool { return p.cmd == cmd }) {
 		return nil, false, nil
 	}
 	if err := c.settle(cmd); err != nil {
@@ -221,11 +218,7 @@ func (c *ctlConn) take(cmd string) (reply []byte, ok bool, err error) {
 	}
 	reply = c.pending[0].reply
 	c.pending = c.pending[1:]
-	if len(c.pending) == 0 {
-		c.pending = nil
-		c.prefix = append(c.prefix, c.pbuf...)
-		c.pbuf = nil
-	}
+	c.drained()
 	return reply, true, nil
 }
 

@@ -169,11 +169,32 @@ func (s *session) passive() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if cmd == "EPSV" && (code == 500 || code == 502 || code == 504 || code == 522) {
+	if cmd == "EPSV" && extendedRefused(code) {
 		s.noEPSV = true
 		return s.passive()
 	}
 	return s.passiveAddr(cmd, code, msg)
+}
+
+// extendedRefused reports whether a reply to EPSV or EPRT says that the
+// server does not have the command (RFC 2428 adds 522: not that network
+// protocol), so that the session falls back to PASV or PORT.
+func extendedRefused(code int) bool {
+	return code == 500 || code == 502 || code == 504 || code == 522
+}
+
+// dialFromEPSV takes the reply to an EPSV sent ahead: the next transfer's
+// data connection is dialled at once, or the session learns that the
+// server has no EPSV. It reports whether a dial started.
+func (s *session) dialFromEPSV(code int, msg string) bool {
+	if addr, err := s.passiveAddr("EPSV", code, msg); err == nil {
+		s.next = s.dialAhead(addr)
+		return true
+	}
+	if extendedRefused(code) {
+		s.noEPSV = true
+	}
+	return false
 }
 
 func (s *session) passiveAddr(cmd string, code int, msg string) (string, error) {
@@ -480,16 +501,7 @@ func (s *session) store(ctx context.Context, tmp, final string, src io.Reader) e
 		}
 		werr := <-sent
 		epsv(0, "")
-		if s.broken {
-			return &kindError{remote.ErrTemporary, errors.New("control connection lost after STOR")}
-		}
-		if code >= 300 {
-			return s.storErr(final, &textproto.Error{Code: code, Msg: msg})
-		}
-		if werr != nil {
-			return &kindError{remote.ErrTemporary, fmt.Errorf("data connection: %w", werr)}
-		}
-		return nil
+		return s.storOutcome(final, code, msg, werr)
 	}
 	werr := <-sent
 	if werr != nil {
@@ -521,6 +533,12 @@ func (s *session) store(ctx context.Context, tmp, final string, src io.Reader) e
 		}
 	}
 	epsv(0, "")
+	return s.storOutcome(final, code, msg, werr)
+}
+
+// storOutcome judges a STOR by its final reply and by how sending the
+// content ended (werr).
+func (s *session) storOutcome(final string, code int, msg string, werr error) error {
 	if s.broken {
 		return &kindError{remote.ErrTemporary, errors.New("control connection lost after STOR")}
 	}
@@ -594,11 +612,7 @@ func (s *session) renameEPSV(from, to string, epsv bool) error {
 		if err != nil {
 			return classify("EPSV", err)
 		}
-		if addr, err := s.passiveAddr("EPSV", c3, m3); err == nil {
-			s.next = s.dialAhead(addr)
-		} else if c3 == 500 || c3 == 502 || c3 == 504 || c3 == 522 {
-			s.noEPSV = true
-		}
+		s.dialFromEPSV(c3, m3)
 	}
 	switch {
 	case c1 != 350:
@@ -708,6 +722,8 @@ func (s *session) takeEPSV(code int, msg string) {
 		s.next = s.dialAhead(addr)
 		return
 	}
+	// Refused during a transfer (pure-ftpd's 500) says nothing about
+	// EPSV itself: only the early ones stop.
 	if !r.pipe.off.Swap(true) {
 		r.log.Info("server did not take an EPSV sent behind a transfer; sending it with the rename instead",
 			"conn", s.id, "reply", fmt.Sprintf("%d %s", code, msg))

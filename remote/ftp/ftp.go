@@ -31,7 +31,6 @@ import (
 	"net/url"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -462,18 +461,11 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 // transfer's data connection is dialled now, or the session learns that
 // the server has no EPSV.
 func (s *session) loginEPSV(reply []byte) {
-	line, _, _ := strings.Cut(string(reply), "\n")
-	line = strings.TrimRight(line, "\r")
-	code, _ := strconv.Atoi(line[:min(3, len(line))])
-	msg := ""
-	if len(line) > 4 {
-		msg = line[4:]
+	code, msg, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(reply))).ReadResponse(0)
+	if err != nil {
+		return
 	}
-	if addr, err := s.passiveAddr("EPSV", code, msg); err == nil {
-		s.next = s.dialAhead(addr)
-	} else if code == 500 || code == 502 || code == 504 || code == 522 {
-		s.noEPSV = true
-	}
+	s.dialFromEPSV(code, msg)
 }
 
 // errLeaderFailed ends a connection opened ahead when the first one was

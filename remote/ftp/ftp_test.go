@@ -567,6 +567,40 @@ func TestStaleConnection(t *testing.T) {
 // stallServer logs anyone in and then never answers.
 func stallServer(t *testing.T) string {
 	t.Helper()
+	return serveFTP(t, func(c net.Conn) {
+		defer c.Close()
+		io.WriteString(c, "220 hi\r\n")
+		// One command a line: clients send several in one write.
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			cmd := strings.ToUpper(strings.Fields(sc.Text() + " x")[0])
+			switch cmd {
+			case "USER":
+				io.WriteString(c, "331 pass\r\n")
+			case "PASS":
+				io.WriteString(c, "230 ok\r\n")
+			case "FEAT":
+				io.WriteString(c, "502 no\r\n")
+			case "TYPE":
+				io.WriteString(c, "200 ok\r\n")
+			case "PWD":
+				io.WriteString(c, "257 \"/\"\r\n")
+			case "OPTS":
+				io.WriteString(c, "501 no\r\n")
+			case "EPSV": // sent with the login
+				io.WriteString(c, "502 no\r\n")
+			case "QUIT":
+				return
+			default: // stall
+			}
+		}
+	})
+}
+
+// serveFTP serves each connection to a loopback listener with session, for
+// as long as the test runs, and returns the listener's ftp:// URL.
+func serveFTP(t *testing.T, session func(net.Conn)) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -578,34 +612,7 @@ func stallServer(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				io.WriteString(c, "220 hi\r\n")
-				// One command a line: clients send several in one write.
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					cmd := strings.ToUpper(strings.Fields(sc.Text() + " x")[0])
-					switch cmd {
-					case "USER":
-						io.WriteString(c, "331 pass\r\n")
-					case "PASS":
-						io.WriteString(c, "230 ok\r\n")
-					case "FEAT":
-						io.WriteString(c, "502 no\r\n")
-					case "TYPE":
-						io.WriteString(c, "200 ok\r\n")
-					case "PWD":
-						io.WriteString(c, "257 \"/\"\r\n")
-					case "OPTS":
-						io.WriteString(c, "501 no\r\n")
-					case "EPSV": // sent with the login
-						io.WriteString(c, "502 no\r\n")
-					case "QUIT":
-						return
-					default: // stall
-					}
-				}
-			}()
+			go session(c)
 		}
 	}()
 	return "ftp://" + l.Addr().String() + "/"

@@ -26,21 +26,7 @@ type outOfTurnServer struct {
 }
 
 func (f *outOfTurnServer) serve(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go f.session(c)
-		}
-	}()
-	return "ftp://" + l.Addr().String() + "/"
+	return serveFTP(t, f.session)
 }
 
 func (f *outOfTurnServer) session(c net.Conn) {

@@ -30,23 +30,6 @@ type journal struct {
 	written time.Time // the journal's time on the server, when read
 }
 
-// Journal is what an earlier, failed or interrupted deploy to the same
-// remote left: the files it delivered. ReadJournal reads it, so that an
-// Executor given it (Executor.Journal) need not.
-type Journal struct {
-	j     journal
-	found bool
-}
-
-// ReadJournal reads the journal, under the caller's lock. A push reads it
-// before the marker: that way the read, which finds nothing unless the last
-// run failed, is a round trip on a connection that is already up, instead
-// of one that waits for the marker's download to end.
-func ReadJournal(ctx context.Context, r remote.Remote) *Journal {
-	j, found := readJournal(ctx, r)
-	return &Journal{j: j, found: found}
-}
-
 // readJournal reads the journal an earlier run left, and says whether
 // there was one: then that run failed, and may have left temporary files.
 // j.written is when the server says the journal was written, zero when it

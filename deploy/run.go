@@ -37,9 +37,6 @@ type Executor struct {
 	// Retry retries an upload that failed transiently, with a fresh read of
 	// its content each time (the zero Policy does not retry).
 	Retry retry.Policy
-	// Journal is the journal read already (ReadJournal); nil: Run reads
-	// it.
-	Journal *Journal
 }
 
 // Result counts what a run did.
@@ -115,13 +112,7 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	// A failed or interrupted run may have left a journal of what it
 	// delivered; its successors skip those files and keep it until the
 	// deploy completes.
-	var jr journal
-	var found bool
-	if e.Journal != nil {
-		jr, found = e.Journal.j, e.Journal.found
-	} else {
-		jr, found = readJournal(ctx, e.Remote)
-	}
+	jr, found := readJournal(ctx, e.Remote)
 	jr.Target = p.To.String()
 	if found {
 		e.sweepTemps(ctx, p, log)

@@ -448,20 +448,7 @@ func TestFTPPASV(t *testing.T) {
 // place of the download's own and took its content, and the download read
 // a reset.
 func TestFTPDroppedDataConnection(t *testing.T) {
-	srv := servers.Start(t, servers.VsftpdPlain, servers.OnePassivePort())
-	dir := mkdirOwned(t, srv, "drop")
-	data := remotetest.Content(7, 3000)
-	if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logs := &ftpLog{}
-	opts := ftpOptions(srv, logs.logger())
-	opts.Jobs = 1
-	r, err := openFTP(t, srv.URL+"drop", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, _, data, logs := onePortFile(t, servers.VsftpdPlain)
 	ctx := context.Background()
 	for i := 0; i < 400; i++ {
 		rc, err := r.Open(ctx, "f")
@@ -478,6 +465,73 @@ func TestFTPDroppedDataConnection(t *testing.T) {
 		if fi, err := r.Stat(ctx, "f"); err != nil || fi.Size != int64(len(data)) {
 			t.Fatalf("stat %d: %+v, %v", i, fi, err)
 		}
+		// A LIST goes through the library, which asks for a port of
+		// its own: the connection opened ahead is dropped first.
+		if _, err := r.List(ctx, ""); err != nil {
+			t.Fatalf("list %d: %v", i, err)
+		}
+	}
+}
+
+// onePortFile starts kind with a single passive port (every EPSV names
+// the same one) and opens, with one connection, a directory of it that
+// holds a file f of data.
+func onePortFile(t *testing.T, kind servers.Kind) (r remote.Remote, dir string, data []byte, logs *ftpLog) {
+	t.Helper()
+	srv := servers.Start(t, kind, servers.OnePassivePort())
+	dir = mkdirOwned(t, srv, "d")
+	data = remotetest.Content(7, 3000)
+	if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs = &ftpLog{}
+	opts := ftpOptions(srv, logs.logger())
+	opts.Jobs = 1
+	r, err := openFTP(t, srv.URL+"d", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, dir, data, logs
+}
+
+// TestFTPRefusedThenTransfer: a transfer the server refuses (a missing
+// file, a missing directory) and then one it takes, again and again on one
+// connection, with one passive port so that every EPSV names the same one.
+// vsftpd over TLS would hand the refused transfer's data connection to the
+// next transfer on the port of the EPSV sent with the refused one, and that
+// transfer failed with "connection reset by peer" within 100 rounds.
+func TestFTPRefusedThenTransfer(t *testing.T) {
+	for _, kind := range []servers.Kind{servers.VsftpdImplicit, servers.VsftpdFTPES12} {
+		t.Run(string(kind), func(t *testing.T) {
+			r, dir, data, logs := onePortFile(t, kind)
+			ctx := context.Background()
+			for i := 0; i < 150; i++ {
+				if _, err := r.Open(ctx, "missing"); !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("open missing %d: %v", i, err)
+				}
+				rc, err := r.Open(ctx, "f")
+				if err != nil {
+					t.Fatalf("open %d: %v\n%s", i, err, tail(logs.String(), 3000))
+				}
+				got, err := io.ReadAll(rc)
+				if cerr := rc.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("read %d: %d bytes, %v\n%s", i, len(got), err, tail(logs.String(), 3000))
+				}
+				if err := r.Put(ctx, "no dir/x", bytes.NewReader(data), int64(len(data))); !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("put into a missing directory %d: %v", i, err)
+				}
+				if err := r.Put(ctx, "up", bytes.NewReader(data), int64(len(data))); err != nil {
+					t.Fatalf("put %d: %v\n%s", i, err, tail(logs.String(), 3000))
+				}
+			}
+			if got, err := os.ReadFile(filepath.Join(dir, "up")); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("the server holds %d bytes of up (%v)", len(got), err)
+			}
+		})
 	}
 }
 

@@ -560,19 +560,8 @@ func (a *app) initCmd(ctx context.Context, cmd *cli.Command) error {
 	return a.doInit(ctx, cmd, s.target, s.r, s.to, s.publish)
 }
 
-// readJournal reads what a failed earlier run delivered, ahead of the
-// marker (see deploy.ReadJournal); a dry run reads nothing it does not
-// need.
-func readJournal(ctx context.Context, cmd *cli.Command, r remote.Remote) *deploy.Journal {
-	if cmd.Bool("dry-run") {
-		return nil
-	}
-	return deploy.ReadJournal(ctx, r)
-}
-
 func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, to *object.Commit, publish func()) error {
 	marker := a.markerName(t)
-	journal := readJournal(ctx, cmd, r)
 	deployed, err := deploy.ReadMarker(ctx, r, marker)
 	switch {
 	case err == nil:
@@ -581,7 +570,7 @@ func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.
 	case !errors.Is(err, deploy.ErrNoMarker):
 		return err
 	}
-	return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, journal, publish)
+	return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, publish)
 }
 
 func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
@@ -591,11 +580,10 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 	}
 	defer s.close()
 	t, r, to := s.target, s.r, s.to
-	journal := readJournal(ctx, cmd, r)
 	from, err := deploy.ReadMarker(ctx, r, a.markerName(t))
 	if errors.Is(err, deploy.ErrNoMarker) && cmd.Bool("auto-init") {
 		a.log.Info("nothing deployed yet: running init (--auto-init)")
-		return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, journal, s.publish)
+		return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, s.publish)
 	}
 	if err != nil {
 		return err
@@ -612,14 +600,13 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 		a.warn("deployed commit %s is not in the local repository; uploading every file (--force)", short(from))
 		all = true
 	}
-	return a.deploy(ctx, cmd, t, r, from, to, all, journal, s.publish)
+	return a.deploy(ctx, cmd, t, r, from, to, all, s.publish)
 }
 
-// deploy plans and, unless --dry-run, executes. journal is what a failed
-// earlier run delivered (nil: the executor reads it); publish writes the
-// lock holder's details, now that there is work (a push with nothing to do
-// ends without them).
-func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, from plumbing.Hash, to *object.Commit, all bool, journal *deploy.Journal, publish func()) error {
+// deploy plans and, unless --dry-run, executes. publish writes the lock
+// holder's details, now that there is work (a push with nothing to do ends
+// without them).
+func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, from plumbing.Hash, to *object.Commit, all bool, publish func()) error {
 	publish()
 	opts, err := a.planOptions(t, all)
 	if err != nil {
@@ -645,7 +632,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 		return nil
 	}
 	prog := newProgress(a.stderr, plan, a.verbose >= 0 && a.verbose < 2)
-	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: prog, Logger: a.log, Retry: a.retryPolicy(cmd), Journal: journal}
+	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: prog, Logger: a.log, Retry: a.retryPolicy(cmd)}
 	res, err := ex.Run(ctx, plan)
 	prog.Finish()
 	if err != nil {

@@ -496,11 +496,18 @@ func (s *session) store(ctx context.Context, tmp, final string, src io.Reader) e
 	if code >= 200 {
 		// Refused, or done without a preliminary reply (2xx): nothing
 		// more will come for the STOR.
+		werr := error(nil)
 		if code >= 300 {
 			dc.abort()
+			werr = <-sent
+			if early {
+				early = false
+				s.skipEPSVAfterRefusal()
+			}
+		} else {
+			werr = <-sent
+			epsv(0, "")
 		}
-		werr := <-sent
-		epsv(0, "")
 		return s.storOutcome(final, code, msg, werr)
 	}
 	werr := <-sent
@@ -730,6 +737,18 @@ func (s *session) takeEPSV(code int, msg string) {
 	}
 }
 
+// skipEPSVAfterRefusal reads the reply to the EPSV sent ahead with a
+// transfer that the server refused before it accepted the data connection,
+// and leaves that port unused: vsftpd (over TLS, TestFTPRefusedThenTransfer)
+// can hand the refused transfer's connection, which gftp has closed, to the
+// next transfer on it, which then fails with "connection reset". The next
+// transfer asks for a port of its own.
+func (s *session) skipEPSVAfterRefusal() {
+	if _, _, err := s.reply(); err != nil {
+		s.broken = true
+	}
+}
+
 // retr starts a download the way store starts an upload: RETR (and, to
 // vsftpd, the next EPSV) on a data connection opened ahead, whose TLS
 // handshake starts with the command. A missing file costs one round trip.
@@ -789,7 +808,7 @@ func (s *session) retr(ctx context.Context, name string) (*fastReader, error) {
 		dc.abort()
 		<-hs
 		if early {
-			s.takeEPSV(0, "")
+			s.skipEPSVAfterRefusal()
 		}
 		if code < 300 {
 			return nil, &kindError{remote.ErrTemporary, fmt.Errorf("RETR: unexpected reply %d %s", code, msg)}

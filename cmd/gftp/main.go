@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	// The transports register their URL schemes.
 	_ "github.com/gftp/gftp/remote/ftp"
@@ -35,19 +36,37 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return report(stderr, err)
 }
 
+// cleanupBudget bounds the clean exit after the first signal: CI runners
+// follow SIGTERM with SIGKILL after a few seconds, so the interrupted deploy
+// gets this long to remove its temporary files and release the lock, and
+// then quits anyway (the next run removes what is left).
+const cleanupBudget = 4 * time.Second
+
 // signalContext is cancelled by the first SIGINT or SIGTERM, so that work in
-// flight can stop cleanly and the marker stays where it was; a second one
-// exits at once.
+// flight can stop cleanly and the marker stays where it was; a second one,
+// or a cleanup that outlasts cleanupBudget, exits at once.
 func signalContext(stderr io.Writer) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-ch
-		fmt.Fprintln(stderr, "gftp: interrupted: stopping; press Ctrl-C again to quit at once")
+		sig := <-ch
+		fmt.Fprintf(stderr, "gftp: %s: stopping; signal again to quit at once\n", signalName(sig))
 		cancel()
-		<-ch
+		select {
+		case <-ch:
+			fmt.Fprintln(stderr, "gftp: quitting at once; the next run removes what this one left")
+		case <-time.After(cleanupBudget):
+			fmt.Fprintf(stderr, "gftp: cleanup took longer than %s; quitting; the next run removes what this one left\n", cleanupBudget)
+		}
 		os.Exit(exitInterrupted)
 	}()
 	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+func signalName(sig os.Signal) string {
+	if sig == syscall.SIGTERM {
+		return "terminated"
+	}
+	return "interrupted"
 }

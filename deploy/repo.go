@@ -22,6 +22,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
+
+	"github.com/gftp/gftp/internal/objectformat"
 )
 
 // largeObjectThreshold makes go-git stream blobs larger than this from their
@@ -49,6 +51,11 @@ func OpenRepo(dir string) (*Repo, error) {
 	for d := abs; ; d = filepath.Dir(d) {
 		dotgit := filepath.Join(d, ".git")
 		fi, err := os.Stat(dotgit)
+		if err == nil {
+			if err := objectformat.CheckWorkTree(d); err != nil {
+				return nil, err
+			}
+		}
 		if err == nil && fi.IsDir() {
 			st := filesystem.NewStorageWithOptions(osfs.New(dotgit), cache.NewObjectLRUDefault(),
 				filesystem.Options{LargeObjectThreshold: largeObjectThreshold})

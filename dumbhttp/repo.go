@@ -14,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
+
+	"github.com/gftp/gftp/internal/objectformat"
 )
 
 // largeObjectThreshold is the size above which go-git streams an object
@@ -32,6 +34,9 @@ func openStorage(dir string) (*filesystem.Storage, error) {
 	}
 	gitdir, err := findGitDir(abs)
 	if err != nil {
+		return nil, err
+	}
+	if err := objectformat.Check(abs, gitdir); err != nil {
 		return nil, err
 	}
 	var fs billy.Filesystem = osfs.New(gitdir)

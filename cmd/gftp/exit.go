@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/gftp/gftp/deploy"
+	"github.com/gftp/gftp/internal/objectformat"
 	"github.com/gftp/gftp/internal/tlstrace"
 	"github.com/gftp/gftp/remote"
 	"github.com/gftp/gftp/remote/ftp"
@@ -79,6 +80,7 @@ func exitCode(err error) int {
 		dty *DirtyError
 		lk  *deploy.LockedError
 		rv  *deploy.RevisionError
+		of  *objectformat.Error
 	)
 	switch {
 	case err == nil:
@@ -93,7 +95,8 @@ func exitCode(err error) int {
 		return exitUpload
 	case errors.Is(err, deploy.ErrNoMarker), errors.As(err, &de), errors.As(err, &me):
 		return exitDownload
-	case errors.As(err, &uc), errors.As(err, &rv), errors.As(err, &se), errors.As(err, &dty), errors.Is(err, deploy.ErrNotRepo):
+	case errors.As(err, &uc), errors.As(err, &rv), errors.As(err, &se), errors.As(err, &dty), errors.Is(err, deploy.ErrNotRepo),
+		errors.As(err, &of):
 		return exitGit
 	case errors.As(err, &le):
 		return exitFilesystem

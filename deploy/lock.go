@@ -97,6 +97,9 @@ type Lock struct {
 	details []byte
 	once    sync.Once
 	info    chan struct{}
+	// Created lists the directories (server paths, parents first) made
+	// because the remote root was missing (LockOptions.CreateRoot).
+	Created []string
 }
 
 // LockOptions shape AcquireLock.
@@ -109,16 +112,35 @@ type LockOptions struct {
 	// writing them does not take the connection the caller's first reads
 	// (the marker's) need.
 	Later bool
+	// CreateRoot creates the remote root and its missing parents when the
+	// lock finds it missing (remote.MkdirRoot), as git-ftp does on a first
+	// deploy. An existing root costs nothing more than the lock itself.
+	// Without it, a missing root is ErrNoMarker: nothing was deployed there.
+	CreateRoot bool
 }
 
 // AcquireLock takes the remote lock for info, or fails with *LockedError.
 func AcquireLock(ctx context.Context, r remote.Remote, info LockInfo, opts LockOptions) (*Lock, error) {
+	var created []string
 	for attempt := 0; ; attempt++ {
 		l, err := tryLock(ctx, r, info)
+		if errors.Is(err, fs.ErrNotExist) && created == nil {
+			if !opts.CreateRoot {
+				return nil, fmt.Errorf("%w: the remote directory does not exist (%w)", ErrNoMarker, err)
+			}
+			if created, err = remote.MkdirRoot(ctx, r, false); err != nil {
+				return nil, fmt.Errorf("create the remote directory: %w", err)
+			}
+			created = append([]string{}, created...) // not nil: create once
+			l, err = tryLock(ctx, r, info)
+		}
 		var le *LockedError
 		if !errors.As(err, &le) {
-			if err == nil && !opts.Later {
-				l.Publish(ctx)
+			if err == nil {
+				l.Created = created
+				if !opts.Later {
+					l.Publish(ctx)
+				}
 			}
 			return l, err
 		}

@@ -254,11 +254,6 @@ type Options struct {
 	S3PathStyle  bool
 	CacheControl string
 
-	// CreateRoot makes Open create the root directory and its parents when
-	// they are missing, as git-ftp does on a first deploy. Never set for a
-	// dry run, which must create nothing.
-	CreateRoot bool
-
 	// Jobs caps the connections a transport opens at once (at least 1).
 	Jobs int
 	// Prewarm tells a transport with a connection pool (FTP) that the
@@ -346,6 +341,50 @@ func As[T any](r Remote) (T, bool) {
 	}
 	var zero T
 	return zero, false
+}
+
+// RootMaker is implemented by transports whose root is a directory that
+// may not exist yet (a first deploy to a new site). Open never creates it,
+// so that reading from a missing root says so and costs nothing: the
+// commands that start a deploy call MkdirRoot when their first write in
+// the root (the lock's mkdir) finds it missing. S3 has nothing to create.
+type RootMaker interface {
+	// MkdirRoot creates the root directory and its missing parents,
+	// parents first, and returns the server paths of those it created.
+	// With dryRun it creates nothing and returns those it would create.
+	MkdirRoot(ctx context.Context, dryRun bool) ([]string, error)
+}
+
+// MkdirRoot creates r's root directory and its missing parents where r's
+// transport has directories (RootMaker), and returns the server paths of
+// those it created or, with dryRun, would create.
+func MkdirRoot(ctx context.Context, r Remote, dryRun bool) ([]string, error) {
+	if m, ok := As[RootMaker](r); ok {
+		return m.MkdirRoot(ctx, dryRun)
+	}
+	return nil, nil
+}
+
+// MissingDirs returns dir and those of its parents that do not exist,
+// parents first, asking exists about each from dir upwards until one
+// exists. dir is a slash-separated server path, absolute or relative; the
+// walk ends at "/" and ".", which exist.
+func MissingDirs(dir string, exists func(dir string) (bool, error)) ([]string, error) {
+	var missing []string
+	for d := path.Clean(dir); d != "/" && d != "." && d != ""; d = path.Dir(d) {
+		ok, err := exists(d)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			break
+		}
+		missing = append(missing, d)
+	}
+	for i, j := 0, len(missing)-1; i < j; i, j = i+1, j-1 {
+		missing[i], missing[j] = missing[j], missing[i]
+	}
+	return missing, nil
 }
 
 // PutIfAbsenter is implemented by transports with a conditional create

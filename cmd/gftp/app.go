@@ -221,17 +221,19 @@ func lockFlags() []cli.Flag {
 // once its first reads are done.
 func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commit string) (release, publish func(), err error) {
 	if cmd.Bool("no-lock") || cmd.Bool("dry-run") {
-		return func() {}, func() {}, nil
+		return func() {}, func() {}, a.rootWithoutLock(ctx, cmd, r)
 	}
 	l, err := deploy.AcquireLock(ctx, r, deploy.NewLockInfo(cmd.Name, commit), deploy.LockOptions{
-		TTL:   cmd.Duration("lock-ttl"),
-		Break: cmd.Bool("break-lock"),
-		Warn:  func(msg string) { a.warn("%s", msg) },
-		Later: true,
+		TTL:        cmd.Duration("lock-ttl"),
+		Break:      cmd.Bool("break-lock"),
+		Warn:       func(msg string) { a.warn("%s", msg) },
+		Later:      true,
+		CreateRoot: createsRoot(cmd),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	a.logCreated(l.Created)
 	a.log.Info("lock taken", "name", deploy.LockName)
 	release = func() {
 		if err := l.Release(ctx); err != nil {
@@ -341,9 +343,7 @@ func (a *app) activeMode(s *settings) bool {
 // remoteOptions gathers credentials and transport settings.
 func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, t *target) (remote.Options, error) {
 	s := t.settings
-	create := cmd.Name == "init" || cmd.Name == "catchup" || cmd.Name == "publish-dumb" || (cmd.Name == "push" && cmd.Bool("auto-init"))
 	o := remote.Options{
-		CreateRoot:       create && !cmd.Bool("dry-run"),
 		Prewarm:          (cmd.Name == "init" || cmd.Name == "push" || cmd.Name == "publish-dumb") && !cmd.Bool("dry-run"),
 		Insecure:         s.bool("insecure"),
 		CACert:           s.str("cacert"),

@@ -80,6 +80,7 @@ type Remote struct {
 	pool   *pool
 	root   string // absolute directory of the URL path, from PWD
 	rawDir string // the URL path, relative to the login directory unless it starts with "/"
+	login  string // the login directory (PWD)
 	ids    atomic.Int64
 
 	// gate, with Options.Prewarm, holds the pool's other connections
@@ -228,6 +229,7 @@ func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) 
 		return nil, &fs.PathError{Op: "connect", Path: r.where, Err: fmt.Errorf("PWD: %w", classify("PWD", err))}
 	}
 	pwd = strings.ReplaceAll(pwd, `""`, `"`) // RFC 959 doubles quotes in a PWD reply
+	r.login = pwd
 	if strings.HasPrefix(r.rawDir, "/") {
 		r.root = path.Clean(r.rawDir)
 	} else {

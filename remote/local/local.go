@@ -20,13 +20,7 @@ import (
 
 func init() {
 	remote.Register(func(ctx context.Context, u *url.URL, opts remote.Options) (remote.Remote, error) {
-		root := filepath.FromSlash(u.Path)
-		if opts.CreateRoot {
-			if err := os.MkdirAll(root, 0o755); err != nil {
-				return nil, &fs.PathError{Op: "open", Path: root, Err: underlying(err)}
-			}
-		}
-		return New(root)
+		return New(filepath.FromSlash(u.Path))
 	}, "file")
 }
 
@@ -36,8 +30,9 @@ type Remote struct {
 }
 
 var (
-	_ remote.Remote = (*Remote)(nil)
-	_ remote.Hasher = (*Remote)(nil)
+	_ remote.Remote    = (*Remote)(nil)
+	_ remote.Hasher    = (*Remote)(nil)
+	_ remote.RootMaker = (*Remote)(nil)
 )
 
 // New opens the directory root. A missing root is not an error here: every
@@ -116,6 +111,31 @@ func (r *Remote) Remove(ctx context.Context, name string) error {
 		return &fs.PathError{Op: "remove", Path: name, Err: errors.New("is a directory")}
 	}
 	return wrap("remove", name, os.Remove(p))
+}
+
+// MkdirRoot implements remote.RootMaker.
+func (r *Remote) MkdirRoot(ctx context.Context, dryRun bool) ([]string, error) {
+	missing, err := remote.MissingDirs(filepath.ToSlash(r.root), func(dir string) (bool, error) {
+		fi, err := os.Stat(filepath.FromSlash(dir))
+		switch {
+		case err == nil && !fi.IsDir():
+			return false, &fs.PathError{Op: "mkdir", Path: dir, Err: errors.New("not a directory")}
+		case err == nil:
+			return true, nil
+		case errors.Is(err, fs.ErrNotExist):
+			return false, nil
+		}
+		return false, wrap("mkdir", dir, err)
+	})
+	if err != nil || dryRun {
+		return missing, err
+	}
+	for i, d := range missing {
+		if err := os.Mkdir(filepath.FromSlash(d), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return missing[:i], wrap("mkdir", d, err)
+		}
+	}
+	return missing, nil
 }
 
 // Mkdir implements remote.Remote.

@@ -228,6 +228,12 @@ type Options struct {
 	User     string
 	Password string // never logged
 
+	// Proxy is a SOCKS5 or HTTP CONNECT proxy URL that every connection
+	// goes through (internal/proxy: curl's -x syntax); "" connects
+	// directly. FTP refuses it with Active: the server could not connect
+	// back through it.
+	Proxy string // its password is never logged
+
 	// TLS (ftpes, ftps; also the S3 endpoint).
 	Insecure  bool     // skip certificate verification
 	CACert    string   // PEM file of extra trusted CAs

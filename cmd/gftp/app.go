@@ -68,6 +68,7 @@ func (a *app) connFlags() []cli.Flag {
 		&cli.StringFlag{Name: "s3-profile", Usage: "S3: shared config `PROFILE`"},
 		&cli.BoolFlag{Name: "s3-path-style", Usage: "S3: path-style addressing (most S3-compatible servers)"},
 		&cli.StringFlag{Name: "cache-control", Usage: "S3: Cache-Control `VALUE` for uploaded objects"},
+		&cli.StringFlag{Name: "proxy", Aliases: []string{"x"}, Usage: "connect through the SOCKS5 or HTTP CONNECT proxy `URL`: [socks5://|socks5h://|http://][user:password@]host[:port] (env GFTP_PROXY, git config git-ftp.proxy, then http.proxy)"},
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "parallel transfers (`N` connections)"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "idle `DURATION` after which a stalled network read or write fails"},
 		&cli.IntFlag{Name: "retries", Value: 3, Usage: "retry a transient failure (dropped connection, 421/425/426/450/451, timeout, S3 5xx) up to `N` times, with backoff"},
@@ -372,6 +373,11 @@ func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, t *target) (r
 	if d, err := time.ParseDuration(s.str("timeout")); err == nil {
 		o.Timeout = d
 	}
+	p, err := a.proxySetting(ctx, s, t.repo.Dir, t.url.Scheme, o.Active)
+	if err != nil {
+		return o, err
+	}
+	o.Proxy = p
 	if o.Insecure {
 		a.warn("--insecure: the server's identity is not verified; anyone on the path can read and change this deploy")
 	}

@@ -42,6 +42,7 @@ var configKeys = map[string]string{
 	"s3-path-style":       "GFTP_S3_PATH_STYLE",
 	"cache-control":       "GFTP_CACHE_CONTROL",
 	"accept-new-host-key": "GFTP_ACCEPT_NEW_HOST_KEY",
+	"proxy":               "GFTP_PROXY",
 }
 
 // source names where a setting came from, most important first.

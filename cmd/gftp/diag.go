@@ -11,6 +11,7 @@ import (
 
 	"github.com/gftp/gftp/deploy"
 	"github.com/gftp/gftp/diag"
+	"github.com/gftp/gftp/internal/proxy"
 	"github.com/gftp/gftp/remote"
 )
 
@@ -126,6 +127,9 @@ func (a *app) diagOptions(ctx context.Context, cmd *cli.Command, s *settings, u 
 	ro, err := a.remoteOptions(ctx, cmd, &target{repo: &deploy.Repo{Dir: dir}, settings: s, url: u})
 	if err != nil {
 		return diag.Options{}, err
+	}
+	if ro.Proxy != "" {
+		a.warn("gftp diag connects directly: it does not use the proxy (%s)", proxy.Redact(ro.Proxy))
 	}
 	o := diag.Options{
 		User:           ro.User,

@@ -140,6 +140,13 @@ type config struct {
 	netns       string // run in this network namespace
 	listenIP    string // listen (and answer PASV) on this address instead of 127.0.0.1
 	onePort     bool   // a passive range of one port
+	certHosts   []string
+}
+
+// CertHosts adds names to the valid certificate's (CertValid), for a
+// server reached under a name only a proxy resolves.
+func CertHosts(names ...string) Option {
+	return func(cfg *config) { cfg.certHosts = append(cfg.certHosts, names...) }
 }
 
 // WithCert chooses the server certificate (CertValid when not given).
@@ -419,7 +426,7 @@ func (r *run) makeCert() {
 	now := time.Now()
 	switch r.cfg.cert {
 	case CertValid:
-		r.cert = ca.Issue(t, Hosts, now.Add(-time.Hour), now.Add(24*time.Hour))
+		r.cert = ca.Issue(t, append(append([]string{}, Hosts...), r.cfg.certHosts...), now.Add(-time.Hour), now.Add(24*time.Hour))
 	case CertSelfSigned:
 		r.cert = SelfSigned(t, Hosts, now.Add(-time.Hour), now.Add(24*time.Hour))
 	case CertExpired:

@@ -261,10 +261,10 @@ func (s *session) passiveAddr(cmd string, code int, msg string) (string, error) 
 // dialAhead starts connecting to the data port addr, for the next transfer.
 func (s *session) dialAhead(addr string) *nextData {
 	n := &nextData{done: make(chan struct{}), at: time.Now()}
-	d := net.Dialer{Timeout: s.r.opts.Timeout}
+	addr = s.dataAddr(addr)
 	go func() {
 		defer close(n.done)
-		n.c, n.err = d.Dial("tcp", addr)
+		n.c, n.err = s.r.dialer.DialContext(context.Background(), "tcp", addr)
 	}()
 	return n
 }

@@ -38,6 +38,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
+	"github.com/gftp/gftp/internal/proxy"
 	"github.com/gftp/gftp/internal/tlstrace"
 	"github.com/gftp/gftp/remote"
 )
@@ -61,6 +62,11 @@ const (
 // ErrTLSRefused is returned for ftpes:// when the server does not accept
 // AUTH TLS. The client then closes the connection without sending USER.
 var ErrTLSRefused = errors.New("server refused AUTH TLS")
+
+// ErrActiveProxy refuses active mode with a proxy: the server's data
+// connection would have to come back through it, which SOCKS5 CONNECT and
+// HTTP CONNECT cannot carry.
+var ErrActiveProxy = errors.New("active mode (--active) cannot work through a proxy: the server cannot connect back through it")
 
 // ErrTLSRequired is returned for ftp:// when the server insists on TLS
 // before login; ftpes:// is the cure.
@@ -100,6 +106,11 @@ type Remote struct {
 	// finishing counts downloads handed back before their 226 (see
 	// reader.Close); Close waits for them.
 	finishing sync.WaitGroup
+
+	dialer proxy.ContextDialer
+	// proxied: connections go through Options.Proxy, so the control
+	// connection's peer address is the proxy's, not the server's.
+	proxied bool
 }
 
 // pipeState is what the fast upload path (fast.go) learnt in this run, and
@@ -191,6 +202,14 @@ func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) 
 		}
 		r.tls = p
 	}
+	if opts.Proxy != "" && opts.Active {
+		return nil, &fs.PathError{Op: "connect", Path: r.where, Err: ErrActiveProxy}
+	}
+	d, err := proxy.Dialer(opts.Proxy, &net.Dialer{Timeout: opts.Timeout})
+	if err != nil {
+		return nil, &fs.PathError{Op: "connect", Path: r.where, Err: err}
+	}
+	r.dialer, r.proxied = d, opts.Proxy != ""
 	if opts.Active {
 		a, err := parseActive(opts.ActiveAddr, opts.ActivePorts)
 		if err != nil {
@@ -310,8 +329,7 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 		}()
 		r.pool.warm()
 	}
-	d := net.Dialer{Timeout: r.opts.Timeout}
-	raw, err := d.DialContext(ctx, "tcp", r.addr)
+	raw, err := r.dialer.DialContext(ctx, "tcp", r.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +337,11 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 		// curl's first line, which troubleshooting guides read.
 		host, port, _ := net.SplitHostPort(r.addr)
 		ip, _, _ := net.SplitHostPort(raw.RemoteAddr().String())
-		r.log.Debug(fmt.Sprintf("* Connected to %s (%s) port %s", host, ip, port), "conn", id)
+		via := ""
+		if r.proxied {
+			via, ip = " through the proxy at "+raw.RemoteAddr().String(), "via proxy"
+		}
+		r.log.Debug(fmt.Sprintf("* Connected to %s (%s) port %s%s", host, ip, port, via), "conn", id)
 	}
 	// Cancellation while connecting and logging in closes the socket.
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
@@ -574,12 +596,11 @@ func (s *session) dialData(network, addr string) (net.Conn, error) {
 		s.mu.Unlock()
 		return dc, nil
 	}
-	d := net.Dialer{Timeout: s.r.opts.Timeout}
 	ctx := s.ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	c, err := d.DialContext(ctx, network, addr)
+	c, err := s.r.dialer.DialContext(ctx, network, s.dataAddr(addr))
 	if err != nil {
 		return nil, err
 	}
@@ -596,6 +617,26 @@ func (s *session) dialData(network, addr string) (net.Conn, error) {
 	s.data = dc
 	s.mu.Unlock()
 	return dc, nil
+}
+
+// dataAddr returns where a passive data connection goes. Behind a proxy,
+// the control connection's peer is the proxy, and the library and
+// passiveAddr put its address in place of the server's: the data
+// connection goes to the server's host as the URL names it (a name that
+// only the proxy may be able to resolve).
+func (s *session) dataAddr(addr string) string {
+	if !s.r.proxied {
+		return addr
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ra, ok := s.ctl.raw.RemoteAddr().(*net.TCPAddr); host == "" || ok && ra.IP.Equal(net.ParseIP(host)) {
+		server, _, _ := net.SplitHostPort(s.r.addr)
+		return net.JoinHostPort(server, port)
+	}
+	return addr
 }
 
 // begin ties a session to the operation's context: cancelling it closes the

@@ -78,6 +78,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/gftp/gftp/internal/proxy"
 	"github.com/gftp/gftp/internal/trust"
 	"github.com/gftp/gftp/remote"
 )
@@ -318,7 +319,15 @@ func unwrapURL(err error) error {
 // settings, and Options.Timeout as the deadline for connecting, for each
 // response to begin, and for every read and write to make progress.
 func transport(opts remote.Options) (func(*http.Transport), error) {
-	dialer := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
+	// With Options.Proxy every connection is a tunnel through it (CONNECT
+	// for an http:// proxy, also to an http:// endpoint), and the
+	// environment's HTTP_PROXY and the like are ignored, as curl's -x
+	// overrides them. Without it the SDK's transport reads them
+	// (http.ProxyFromEnvironment).
+	dialer, err := proxy.Dialer(opts.Proxy, &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second})
+	if err != nil {
+		return nil, err
+	}
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dialer.DialContext(ctx, network, addr)
 		if err != nil {
@@ -355,6 +364,9 @@ func transport(opts remote.Options) (func(*http.Transport), error) {
 	}
 	return func(tr *http.Transport) {
 		tr.DialContext = dial
+		if opts.Proxy != "" {
+			tr.Proxy = nil
+		}
 		tr.TLSHandshakeTimeout = opts.Timeout
 		tr.ResponseHeaderTimeout = opts.Timeout
 		tr.MaxIdleConnsPerHost = max(opts.Jobs*2, 4)

@@ -35,6 +35,7 @@ import (
 	sftplib "github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/gftp/gftp/internal/proxy"
 	"github.com/gftp/gftp/remote"
 )
 
@@ -215,7 +216,10 @@ func (r *Remote) get(ctx context.Context) (*link, error) {
 }
 
 func (r *Remote) dial(ctx context.Context) (*link, error) {
-	d := net.Dialer{Timeout: r.opts.Timeout}
+	d, err := proxy.Dialer(r.opts.Proxy, &net.Dialer{Timeout: r.opts.Timeout})
+	if err != nil {
+		return nil, err
+	}
 	nc, err := d.DialContext(ctx, "tcp", r.addr)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -33,6 +33,11 @@ func (e *MarkerError) Error() string {
 	return fmt.Sprintf("marker %s holds %q, not a commit SHA", e.Name, c)
 }
 
+// Hint gives the ways out, git-ftp's among them.
+func (e *MarkerError) Hint() string {
+	return "if you know which commit the server holds, push -c SHA diffs from it; push -a (or -f) uploads every file and rewrites " + e.Name + "; catchup records HEAD without uploading"
+}
+
 // ParseMarker reads the marker's content: a 40-hex SHA
 // with surrounding whitespace trimmed.
 func ParseMarker(name string, data []byte) (plumbing.Hash, error) {

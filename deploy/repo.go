@@ -114,7 +114,7 @@ func (e *RevisionError) Hint() string {
 	if e.NoCommits {
 		return "gftp deploys commits: commit your files first"
 	}
-	return "check the revision given with --commit (a SHA, branch or tag that git rev-parse knows)"
+	return "check the revision given with --deploy-rev (a SHA, branch or tag that git rev-parse knows)"
 }
 
 // Commit looks a commit up by its full hash.

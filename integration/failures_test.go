@@ -128,7 +128,7 @@ func TestPushObstructed(t *testing.T) {
 	}
 }
 
-// TestWrongPassword: exit 6, a hint about credentials, the marker unmoved,
+// TestWrongPassword: exit 5 (git-ftp's code when push cannot read the marker), a hint about credentials, the marker unmoved,
 // and the password never printed, even at -vv.
 func TestWrongPassword(t *testing.T) {
 	for _, k := range servers.FTPKinds() {
@@ -141,7 +141,7 @@ func TestWrongPassword(t *testing.T) {
 			bad := *srv
 			bad.Password = "Wrong-Passw0rd-xyzzy"
 			r := gftp(t, &bad, g.Dir, "push", "-vv", srv.URL)
-			expectFailure(t, r, 6, "authentication failed", "check the user and password")
+			expectFailure(t, r, 5, "authentication failed", "check the user and password")
 			if strings.Contains(r.stderr+r.stdout, bad.Password) {
 				t.Errorf("the password appears in the output:\n%s", r.stderr)
 			}
@@ -161,7 +161,7 @@ func TestWrongPassword(t *testing.T) {
 }
 
 // TestUntrustedCertificate: each reason a certificate is not trusted gets
-// its own words, exit 6 and a hint; --insecure goes ahead with a warning.
+// its own words, exit 4 (git-ftp's code when init cannot reach the server) and a hint; --insecure goes ahead with a warning.
 func TestUntrustedCertificate(t *testing.T) {
 	cases := []struct {
 		name string
@@ -179,7 +179,7 @@ func TestUntrustedCertificate(t *testing.T) {
 			g.Write("index.html", []byte("one"))
 			c1 := g.Commit("one")
 			r := gftp(t, srv, g.Dir, "init", srv.URL)
-			expectFailure(t, r, 6, "TLS certificate verification failed", tc.want, "--cacert", "--insecure")
+			expectFailure(t, r, 4, "TLS certificate verification failed", tc.want, "--cacert", "--insecure")
 			if _, err := os.Stat(filepath.Join(srv.Root, "index.html")); !os.IsNotExist(err) {
 				t.Fatalf("a file was uploaded to an untrusted server")
 			}
@@ -201,8 +201,8 @@ func TestFTPESNeverFallsBack(t *testing.T) {
 	g.Commit("one")
 	url := strings.Replace(srv.URL, "ftp://", "ftpes://", 1)
 	r := gftp(t, srv, g.Dir, "init", "-vv", url)
-	if r.code != 6 {
-		t.Fatalf("exit %d, want 6\n%s", r.code, r.stderr)
+	if r.code != 4 { // init: git-ftp's code for a server it cannot reach
+		t.Fatalf("exit %d, want 4\n%s", r.code, r.stderr)
 	}
 	if strings.Contains(r.stderr, "> USER") || strings.Contains(r.stderr, "> PASS") {
 		t.Errorf("credentials were sent in clear text:\n%s", r.stderr)

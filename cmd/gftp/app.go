@@ -28,7 +28,6 @@ var version = "dev"
 
 // app is one run of the command: its streams and what the flags decided.
 type app struct {
-	args           []string // the command line, for flags whose order matters
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	verbose        int
@@ -88,9 +87,9 @@ func (a *app) rootCommand() *cli.Command {
 	deployFlags := func(extra ...cli.Flag) []cli.Flag {
 		return append(append([]cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "print the plan and touch nothing on the remote"},
-			&cli.StringFlag{Name: "commit", Aliases: []string{"c"}, Usage: "deploy `SHA` (any revision) instead of HEAD"},
+			&cli.StringFlag{Name: "commit", Aliases: []string{"c"}, Usage: "take `SHA` as the deployed commit (the diff base) instead of reading the marker, as git-ftp does (push; init ignores it)"},
 			&cli.BoolFlag{Name: "allow-dirty", Usage: "deploy although tracked files have uncommitted changes"},
-		}, lockFlags()...), extra...)
+		}, append(append(revFlags(), hookFlags()...), lockFlags()...)...), extra...)
 	}
 	return &cli.Command{
 		Name:                   "gftp",
@@ -104,21 +103,24 @@ func (a *app) rootCommand() *cli.Command {
 		HideVersion:            true,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "-v lists each action, -vv adds the protocol dialogue (passwords shown as ****)", Config: cli.BoolConfig{Count: &verbosity}},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors and the summary"},
-		}, a.connFlags()...),
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q", "silent", "n"}, Usage: "print only errors and the summary"},
+		}, append(gitftpRootFlags(), a.connFlags()...)...),
 		Before: func(ctx context.Context, cmd *cli.Command) (context.Context, error) {
 			a.verbose = verbosity
 			if cmd.Bool("quiet") {
 				a.verbose = -1
 			}
 			a.log = slog.New(newLogHandler(a.stderr, a.verbose))
+			if cmd.Bool("lock") {
+				a.log.Info("-l/--lock: the remote lock is always on in gftp; --no-lock turns it off")
+			}
 			return ctx, nil
 		},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // exit codes are ours
 		OnUsageError: func(ctx context.Context, cmd *cli.Command, err error, _ bool) error {
 			return usageErr("see 'gftp help "+cmd.Name+"'", "%v", err)
 		},
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			{
 				Name:      "init",
 				Usage:     "upload every file of the commit and record it as deployed (the first deploy)",
@@ -144,8 +146,8 @@ func (a *app) rootCommand() *cli.Command {
 				ArgsUsage: "[URL|SCOPE]",
 				Flags: append([]cli.Flag{
 					&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "say what would be recorded, and record nothing"},
-					&cli.StringFlag{Name: "commit", Aliases: []string{"c"}, Usage: "record `SHA` instead of HEAD"},
-				}, lockFlags()...),
+					&cli.StringFlag{Name: "commit", Aliases: []string{"c"}, Usage: "accepted as in git-ftp, where catchup ignores it; to record another commit than HEAD use --deploy-rev"},
+				}, append(revFlags(), lockFlags()...)...),
 				Action: a.run(a.catchupCmd),
 			},
 			{
@@ -183,7 +185,7 @@ func (a *app) rootCommand() *cli.Command {
 					return nil
 				},
 			},
-		},
+		}, unsupportedCommands()...),
 	}
 }
 
@@ -201,6 +203,7 @@ func (a *app) warn(format string, args ...any) {
 
 // target is an opened repository, its settings, and the remote's URL.
 type target struct {
+	deployed string // the remote SHA as the hooks see it ("" when none)
 	repo     *deploy.Repo
 	settings *settings
 	url      *url.URL
@@ -319,24 +322,14 @@ func (a *app) retryPolicy(cmd *cli.Command) retry.Policy {
 }
 
 // activeMode decides between --active and --passive: on the command line
-// the last of the two wins (git-ftp's -A and our explicit default), else
-// the configuration (GFTP_ACTIVE, git-ftp.active) decides.
+// the last of the two wins (normaliseArgs keeps only that one), else the
+// configuration (GFTP_ACTIVE, git-ftp.active) decides.
 func (a *app) activeMode(s *settings) bool {
-	last := ""
-	for _, arg := range a.args {
-		switch {
-		case arg == "--":
-			return last == "active"
-		case arg == "--active" || arg == "-A" || arg == "--active=true":
-			last = "active"
-		case arg == "--passive" || arg == "--passive=true" || arg == "--active=false":
-			last = "passive"
-		case len(arg) > 2 && arg[0] == '-' && arg[1] != '-' && strings.Contains(arg, "A"):
-			last = "active" // combined short flags, e.g. -vA
-		}
-	}
-	if last != "" {
-		return last == "active"
+	switch {
+	case s.cmd != nil && s.cmd.IsSet("active"):
+		return s.cmd.Bool("active")
+	case s.cmd != nil && s.cmd.IsSet("passive"):
+		return !s.cmd.Bool("passive")
 	}
 	return s.bool("active")
 }
@@ -413,6 +406,7 @@ func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, t *target) (r
 		a.warn("a password on the command line is visible to other users (ps, shell history); use GFTP_PASSWORD, --password-command, ~/.netrc or -P instead")
 	}
 	pcmd, pcmdSrc := s.get("password-command")
+	account, useKeychain := keychainAccount(s)
 	switch {
 	case cmd.Bool("ask-passwd"):
 		p, err := a.prompt(fmt.Sprintf("Password for %s@%s: ", o.User, u.Host))
@@ -420,6 +414,12 @@ func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, t *target) (r
 			return o, err
 		}
 		pw = string(p)
+	case useKeychain && pwSrc < srcFlag: // git-ftp: -p, then -k, then git config
+		p, err := keychainPassword(ctx, account, o.User, u.Hostname())
+		if err != nil {
+			return o, err
+		}
+		pw = p
 	case pcmd != "" && pcmdSrc >= pwSrc:
 		p, err := runPasswordCommand(ctx, pcmd, t.repo.Dir)
 		if err != nil {
@@ -483,12 +483,41 @@ func (a *app) checkDirty(ctx context.Context, cmd *cli.Command, repo *deploy.Rep
 	return nil
 }
 
-func (a *app) targetCommit(cmd *cli.Command, repo *deploy.Repo) (*object.Commit, error) {
-	rev := cmd.String("commit")
-	if rev == "" {
-		rev = "HEAD"
+// targetCommit is the commit to deploy: --deploy-rev, else the tip of
+// -b/--branch (or git-ftp.branch), else HEAD. git-ftp checks the branch out
+// and deploys the work tree; gftp reads the branch's commit and checks
+// nothing out, which deploys the same files without touching the work tree.
+func (a *app) targetCommit(cmd *cli.Command, t *target) (*object.Commit, error) {
+	if rev := cmd.String("deploy-rev"); rev != "" {
+		return t.repo.Resolve(rev)
 	}
-	return repo.Resolve(rev)
+	if b := t.settings.str("branch"); b != "" && hasFlag(cmd, "branch") {
+		c, err := t.repo.Resolve("refs/heads/" + b)
+		if err != nil {
+			return nil, &cliError{code: exitGit, msg: fmt.Sprintf("'%s' is not a valid branch", b),
+				hint: "give a local branch with -b/--branch or git config git-ftp.branch (git branch lists them)"}
+		}
+		return c, nil
+	}
+	return t.repo.Resolve("HEAD")
+}
+
+// givenDeployed is -c/--commit: git-ftp's "SHA1 of the last deployed
+// commit", used instead of reading the marker. A revision git does not know
+// gives the zero hash and an UnknownCommitError, as an unknown marker does.
+func (a *app) givenDeployed(cmd *cli.Command, repo *deploy.Repo) (plumbing.Hash, error) {
+	rev := cmd.String("commit")
+	c, err := repo.Resolve(rev)
+	if err == nil {
+		return c.Hash, nil
+	}
+	if len(rev) == 40 && strings.Trim(strings.ToLower(rev), "0123456789abcdef") == "" {
+		h := plumbing.NewHash(strings.ToLower(rev))
+		_, err := repo.Commit(h)
+		return h, err
+	}
+	return plumbing.ZeroHash, &cliError{code: exitGit, msg: fmt.Sprintf("-c/--commit %q is not a commit", rev),
+		hint: "-c gives the commit that is on the server (git-ftp's meaning), as a SHA; to deploy another commit than HEAD use --deploy-rev"}
 }
 
 func (a *app) planOptions(t *target, all bool) (deploy.PlanOptions, error) {
@@ -536,7 +565,7 @@ func (a *app) begin(ctx context.Context, cmd *cli.Command, checkDirty bool) (*se
 	if err != nil {
 		return nil, err
 	}
-	to, err := a.targetCommit(cmd, t.repo)
+	to, err := a.targetCommit(cmd, t)
 	if err != nil {
 		return nil, err
 	}
@@ -558,6 +587,9 @@ func (a *app) begin(ctx context.Context, cmd *cli.Command, checkDirty bool) (*se
 }
 
 func (a *app) initCmd(ctx context.Context, cmd *cli.Command) error {
+	if cmd.IsSet("commit") {
+		a.warn("-c/--commit is ignored by init, as in git-ftp (init uploads every file); to deploy another commit than HEAD, use --deploy-rev")
+	}
 	s, err := a.begin(ctx, cmd, true)
 	if err != nil {
 		return err
@@ -586,15 +618,34 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 	}
 	defer s.close()
 	t, r, to := s.target, s.r, s.to
-	from, err := deploy.ReadMarker(ctx, r, a.markerName(t))
-	if errors.Is(err, deploy.ErrNoMarker) && cmd.Bool("auto-init") {
-		a.log.Info("nothing deployed yet: running init (--auto-init)")
-		return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, s.publish)
-	}
-	if err != nil {
-		return err
-	}
 	all := cmd.Bool("all")
+	var from plumbing.Hash
+	if cmd.IsSet("commit") {
+		// git-ftp's -c: the deployed commit is given, the marker not read.
+		var uc *deploy.UnknownCommitError
+		if from, err = a.givenDeployed(cmd, t.repo); err != nil && !errors.As(err, &uc) {
+			return err
+		}
+		t.deployed = cmd.String("commit")
+		a.log.Info("using the commit given with -c as deployed; the marker is not read", "commit", t.deployed)
+	} else {
+		from, err = deploy.ReadMarker(ctx, r, a.markerName(t))
+		var me *deploy.MarkerError
+		switch {
+		case errors.Is(err, deploy.ErrNoMarker) && cmd.Bool("auto-init"):
+			a.log.Info("nothing deployed yet: running init (--auto-init)")
+			return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, s.publish)
+		case errors.As(err, &me) && (all || cmd.Bool("force")):
+			// As in git-ftp, -a and -f deploy over a marker that names no
+			// commit: every file goes up, and the marker is rewritten.
+			a.warn("%v; uploading every file", err)
+			t.deployed = me.Content
+			return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, s.publish)
+		case err != nil:
+			return err
+		}
+		t.deployed = from.String()
+	}
 	if from == to.Hash && !all && !cmd.Bool("repair") {
 		fmt.Fprintf(a.stdout, "Everything up to date: %s is deployed at %s.\n", short(to.Hash), t.display)
 		return nil
@@ -633,6 +684,9 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 	for _, w := range plan.Warnings {
 		a.warn("%s", w)
 	}
+	if err := a.preHook(ctx, cmd, t, plan, opts.Syncroot); err != nil {
+		return err
+	}
 	if cmd.Bool("dry-run") {
 		a.printPlan(plan, t)
 		return nil
@@ -646,7 +700,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 		return err
 	}
 	a.printResult(plan, res, t, true)
-	return nil
+	return a.postHook(ctx, cmd, t, to.Hash)
 }
 
 func (a *app) printPlan(p *deploy.Plan, t *target) {
@@ -694,6 +748,9 @@ func (a *app) printResult(p *deploy.Plan, res *deploy.Result, t *target, ok bool
 }
 
 func (a *app) catchupCmd(ctx context.Context, cmd *cli.Command) error {
+	if cmd.IsSet("commit") {
+		a.warn("-c/--commit is ignored by catchup, as in git-ftp (it records HEAD); to record another commit, use --deploy-rev")
+	}
 	s, err := a.begin(ctx, cmd, false)
 	if err != nil {
 		return err
@@ -782,8 +839,8 @@ func (a *app) addScopeCmd(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	if strings.ContainsAny(name, ". \t/") {
-		return usageErr("use letters, digits and dashes", "invalid scope name %q", name)
+	if err := checkScopeName(name); err != nil {
+		return err
 	}
 	set := func(key, val string) error {
 		c := exec.CommandContext(ctx, "git", "config", "git-ftp."+name+"."+key, val)
@@ -820,6 +877,9 @@ func (a *app) removeScopeCmd(ctx context.Context, cmd *cli.Command) error {
 		return missingErr("usage: gftp remove-scope NAME", "remove-scope needs a scope name")
 	}
 	name := cmd.Args().First()
+	if err := checkScopeName(name); err != nil {
+		return err
+	}
 	wd, err := a.getwd()
 	if err != nil {
 		return err

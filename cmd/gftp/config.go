@@ -43,6 +43,8 @@ var configKeys = map[string]string{
 	"cache-control":       "GFTP_CACHE_CONTROL",
 	"accept-new-host-key": "GFTP_ACCEPT_NEW_HOST_KEY",
 	"proxy":               "GFTP_PROXY",
+	"branch":              "GFTP_BRANCH",
+	"keychain":            "GFTP_KEYCHAIN",
 }
 
 // source names where a setting came from, most important first.
@@ -74,6 +76,18 @@ type settings struct {
 
 func loadSettings(ctx context.Context, cmd *cli.Command, repoDir string) (*settings, error) {
 	s := &settings{cmd: cmd, scope: cmd.String("scope"), env: os.Getenv}
+	if cmd.IsSet("scope") {
+		if s.scope == "" { // a bare -s: git-ftp's scope named after the branch
+			b, err := currentBranch(ctx, repoDir)
+			if err != nil {
+				return nil, err
+			}
+			s.scope = b
+		}
+		if err := checkScopeName(s.scope); err != nil {
+			return nil, err
+		}
+	}
 	if repoDir != "" {
 		var err error
 		if s.file, err = gitConfigList(ctx, repoDir, filepath.Join(repoDir, ".git-ftp-config")); err != nil {
@@ -104,7 +118,7 @@ func (s *settings) get(key string) (string, source) {
 		}
 	}
 	if s.scope != "" {
-		if v, ok := s.file["git-ftp."+strings.ToLower(s.scope)+"."+key]; ok {
+		if v, ok := s.file["git-ftp."+s.scope+"."+key]; ok {
 			return v, srcFileScope
 		}
 	}
@@ -112,7 +126,7 @@ func (s *settings) get(key string) (string, source) {
 		return v, srcFile
 	}
 	if s.scope != "" {
-		if v, ok := s.git["git-ftp."+strings.ToLower(s.scope)+"."+key]; ok {
+		if v, ok := s.git["git-ftp."+s.scope+"."+key]; ok {
 			return v, srcGitConfigScope
 		}
 	}
@@ -136,9 +150,11 @@ func (s *settings) bool(key string) bool {
 	return false
 }
 
-// hasScope reports whether any configuration names the scope.
+// hasScope reports whether any configuration names the scope. git keeps
+// the case of a subsection (git-ftp.Staging.url), so the name is matched
+// as written.
 func (s *settings) hasScope(name string) bool {
-	prefix := "git-ftp." + strings.ToLower(name) + "."
+	prefix := "git-ftp." + name + "."
 	for _, m := range []map[string]string{s.file, s.git} {
 		for k := range m {
 			if strings.HasPrefix(k, prefix) {

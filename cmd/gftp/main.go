@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,12 +29,22 @@ func main() {
 // run is the whole program, testable: it returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := newApp(stdin, stdout, stderr)
-	a.args = args
-	err := a.command().Run(ctx, args)
+	root := a.command()
+	spec := specOf(root)
+	args = normaliseArgs(args, spec)
+	if len(args) > 1 && !spec.actions[args[1]] && !strings.HasPrefix(args[1], "-") {
+		return report(stderr, missingErr("the commands are init, push, catchup, show, log, check, add-scope, remove-scope, publish-dumb, diag (gftp help); the command may stand anywhere on the line",
+			"no command: %q is not a gftp command", args[1]))
+	}
+	err := root.Run(ctx, args)
 	if err == nil {
 		return exitOK
 	}
-	return report(stderr, err)
+	action := ""
+	if len(args) > 1 {
+		action = args[1]
+	}
+	return remoteExitCode(action, err, report(stderr, err))
 }
 
 // cleanupBudget bounds the clean exit after the first signal: CI runners

@@ -209,6 +209,9 @@ func describe(err error) (cause, hint string) {
 // report prints err for a person and returns the exit code.
 func report(w io.Writer, err error) int {
 	cause, hint := describe(err)
+	if hint == "" {
+		hint = fallbackHint(err)
+	}
 	fmt.Fprintf(w, "gftp: error: %s\n", oneLine(cause))
 	var fe *deploy.FailedError
 	if errors.As(err, &fe) {

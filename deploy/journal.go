@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gftp/gftp/remote"
@@ -25,7 +27,8 @@ const JournalName = ".gftp.journal"
 // someone changed it since.
 type journal struct {
 	Target   string            `json:"target"`
-	Uploaded map[string]string `json:"uploaded"` // path -> blob SHA
+	Run      string            `json:"run,omitempty"` // the run that wrote it (its temporary files carry it)
+	Uploaded map[string]string `json:"uploaded"`      // path -> blob SHA
 
 	written time.Time // the journal's time on the server, when read
 }
@@ -53,16 +56,72 @@ func readJournal(ctx context.Context, r remote.Remote) (journal, bool) {
 	return j, true
 }
 
-// writeJournal records j on a fresh context, so that an interrupted run
-// still leaves it.
-func writeJournal(r remote.Remote, j journal) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	data, err := json.Marshal(j)
+// journalWriter writes the journal while the uploads run, at most every
+// so often and one write at a time, beside them, so that a run killed
+// outright (kill -9, an OOM killer, a CI runner's SIGKILL) leaves a journal
+// of all but its last moments; and once more at the end of a failed run.
+type journalWriter struct {
+	r     remote.Remote
+	every time.Duration
+	mu    *sync.Mutex // guards j, shared with the executor
+	j     *journal
+	log   *slog.Logger
+
+	wmu      sync.Mutex // one write at a time, in order
+	last     time.Time  // when the last write started (guarded by mu)
+	inflight sync.WaitGroup
+	wrote    bool // a write succeeded (guarded by wmu)
+}
+
+// maybe starts a write in the background when the last one is older than
+// every and none is running.
+func (w *journalWriter) maybe() {
+	w.mu.Lock()
+	if time.Since(w.last) < w.every || !w.wmu.TryLock() {
+		w.mu.Unlock()
+		return
+	}
+	w.last = time.Now()
+	data, err := json.Marshal(w.j)
+	w.mu.Unlock()
+	if err != nil {
+		w.wmu.Unlock()
+		return
+	}
+	w.inflight.Add(1)
+	go func() {
+		defer w.inflight.Done()
+		defer w.wmu.Unlock()
+		w.put(data)
+	}()
+}
+
+// wait waits for a write in flight.
+func (w *journalWriter) wait() { w.inflight.Wait() }
+
+// final writes the journal as it stands, after any write in flight, on a
+// fresh context, so that an interrupted run still leaves it.
+func (w *journalWriter) final() error {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	w.mu.Lock()
+	data, err := json.Marshal(w.j)
+	w.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return remote.PutAtomic(ctx, r, JournalName, bytes.NewReader(data), int64(len(data)))
+	return w.put(data)
+}
+
+func (w *journalWriter) put(data []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := remote.PutAtomic(ctx, w.r, JournalName, bytes.NewReader(data), int64(len(data)))
+	if err == nil {
+		w.wrote = true
+		w.log.Debug("journal written", "name", JournalName, "bytes", len(data))
+	}
+	return err
 }
 
 func removeJournal(ctx context.Context, r remote.Remote) error {

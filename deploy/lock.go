@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/user"
 	"path"
-	"sync"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gftp/gftp/remote"
@@ -19,11 +21,14 @@ import (
 
 // LockName is the lock's name in the remote root. Where the target has
 // directories it is a directory, made with one MKD (or mkdir), which fails
-// when it exists, so two deploys cannot both get it. On S3 it is an object
-// written with a conditional PUT. Either way it holds the holder's details.
+// when it exists, so two deploys cannot both get it; a directory inside it
+// names the holder (Entry), made in the same exchange where the transport
+// can (remote.NestedDirMaker: FTP pipelines the two MKDs). On S3 it is an
+// object written with a conditional PUT, whose body names the holder.
 const LockName = ".gftp.lock"
 
-// lockInfoName is the holder's details inside the lock directory.
+// lockInfoName is where older versions wrote the holder's details, inside
+// the lock directory, some time after making it.
 const lockInfoName = LockName + "/holder.json"
 
 // LockInfo says who holds the lock.
@@ -34,6 +39,15 @@ type LockInfo struct {
 	Commit  string    `json:"commit"`
 	Command string    `json:"command"`
 	Time    time.Time `json:"time"`
+	// Space names the holder's pid namespace on this boot of its host
+	// (Linux): a process in another container or after a reboot is not
+	// "on this host" even under the same host name.
+	Space string `json:"space,omitempty"`
+	// Start is the holder's start time in clock ticks since boot (Linux),
+	// so that a pid reused by another process does not pass for the holder.
+	Start uint64 `json:"start,omitempty"`
+	// Run is the holder's run id, which its temporary files carry.
+	Run string `json:"run,omitempty"`
 }
 
 // NewLockInfo describes this process deploying commit.
@@ -43,7 +57,11 @@ func NewLockInfo(command, commit string) LockInfo {
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	return LockInfo{Host: host, User: name, PID: os.Getpid(), Commit: commit, Command: command, Time: time.Now().UTC()}
+	space, start := processIdentity()
+	return LockInfo{
+		Host: clip(host), User: clip(name), PID: os.Getpid(), Commit: commit, Command: command,
+		Time: time.Now().UTC().Truncate(time.Second), Space: space, Start: start, Run: remote.RunID(),
+	}
 }
 
 func (i LockInfo) String() string {
@@ -54,11 +72,125 @@ func (i LockInfo) String() string {
 	return fmt.Sprintf("%s@%s (pid %d, gftp %s of %s) since %s", i.User, i.Host, i.PID, i.Command, c, i.Time.Format(time.RFC3339))
 }
 
+// entryPrefix starts the name of the directory that names a lock's holder.
+const entryPrefix = "holder,"
+
+// Entry is the name of the directory, inside a directory lock, that names
+// the holder: key=value pairs, with every byte outside [A-Za-z0-9._@-]
+// %-escaped, so that it is a valid name on every server.
+func (i LockInfo) Entry() string {
+	c := i.Commit
+	if len(c) > 12 {
+		c = c[:12]
+	}
+	kv := [][2]string{
+		{"run", i.Run}, {"host", i.Host}, {"pid", strconv.Itoa(i.PID)},
+		{"start", strconv.FormatUint(i.Start, 10)}, {"space", i.Space}, {"user", i.User},
+		{"cmd", i.Command}, {"commit", c}, {"time", strconv.FormatInt(i.Time.Unix(), 10)},
+	}
+	var b strings.Builder
+	b.WriteString(entryPrefix)
+	for n, p := range kv {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(p[0] + "=" + escapeEntry(p[1]))
+	}
+	return b.String()
+}
+
+// parseEntry reads a name that Entry wrote.
+func parseEntry(name string) (LockInfo, bool) {
+	rest, ok := strings.CutPrefix(name, entryPrefix)
+	if !ok {
+		return LockInfo{}, false
+	}
+	var i LockInfo
+	for _, kv := range strings.Split(rest, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		v = unescapeEntry(v)
+		switch k {
+		case "run":
+			i.Run = v
+		case "host":
+			i.Host = v
+		case "pid":
+			i.PID, _ = strconv.Atoi(v)
+		case "start":
+			i.Start, _ = strconv.ParseUint(v, 10, 64)
+		case "space":
+			i.Space = v
+		case "user":
+			i.User = v
+		case "cmd":
+			i.Command = v
+		case "commit":
+			i.Commit = v
+		case "time":
+			if t, err := strconv.ParseInt(v, 10, 64); err == nil {
+				i.Time = time.Unix(t, 0).UTC()
+			}
+		}
+	}
+	return i, i.Run != "" && i.PID > 0
+}
+
+func entrySafe(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '@' || c == '-'
+}
+
+func escapeEntry(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if entrySafe(s[i]) {
+			b.WriteByte(s[i])
+		} else {
+			fmt.Fprintf(&b, "%%%02X", s[i])
+		}
+	}
+	return b.String()
+}
+
+func unescapeEntry(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// clip shortens a host or user name so that, escaped, it takes at most 40
+// bytes of an Entry (names are at most 255 bytes on most servers).
+func clip(s string) string {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		w := 1
+		if !entrySafe(s[i]) {
+			w = 3
+		}
+		if n+w > 40 {
+			return s[:i]
+		}
+		n += w
+	}
+	return s
+}
+
 // LockedError says another deploy holds the lock (exit code 7).
 type LockedError struct {
 	Holder *LockInfo // nil when the lock holds no readable details
 	Age    time.Duration
 	TTL    time.Duration
+
+	holders []LockInfo // every holder named in the lock (a rival's, for a moment, besides)
+	entries []string   // what the lock directory held, to remove when it is broken
 }
 
 func (e *LockedError) Error() string {
@@ -86,17 +218,30 @@ func (e *LockedError) Hint() string {
 	return fmt.Sprintf("wait for that deploy to finish and run again; if it died, --break-lock breaks the lock once it is older than --lock-ttl %s (it is %s old)", e.TTL, e.Age.Round(time.Second))
 }
 
+// dead reports whether every holder the lock names ran on this host and no
+// longer runs. A lock that names nobody (a bare directory) is not dead.
+func (e *LockedError) dead() bool {
+	if len(e.holders) == 0 {
+		return false
+	}
+	for i := range e.holders {
+		if !holderDead(&e.holders[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // Lock is a held remote lock.
 type Lock struct {
 	r      remote.Remote
-	object bool // an S3 object rather than a directory
-	// details, for a directory lock, are the holder's, to be written in
-	// it by Publish. They go up beside the deploy, which need not wait
-	// for them, since the directory alone holds the lock; info ends when
-	// they are written (nil: never started).
-	details []byte
-	once    sync.Once
-	info    chan struct{}
+	object bool   // an S3 object rather than a directory
+	entry  string // the directory inside a directory lock that names us
+
+	// Broken is the holder whose lock this one replaced (a dead deploy on
+	// this host, or a stale lock with --break-lock), nil when the lock was
+	// free. That deploy may have left temporary files and a journal.
+	Broken *LockInfo
 	// Created lists the directories (server paths, parents first) made
 	// because the remote root was missing (LockOptions.CreateRoot).
 	Created []string
@@ -108,10 +253,6 @@ type LockOptions struct {
 	Break bool          // break a lock older than TTL
 	// Warn receives the message when a stale lock is broken.
 	Warn func(msg string)
-	// Later holds the holder's details back until Lock.Publish, so that
-	// writing them does not take the connection the caller's first reads
-	// (the marker's) need.
-	Later bool
 	// CreateRoot creates the remote root and its missing parents when the
 	// lock finds it missing (remote.MkdirRoot), as git-ftp does on a first
 	// deploy. An existing root costs nothing more than the lock itself.
@@ -120,8 +261,11 @@ type LockOptions struct {
 }
 
 // AcquireLock takes the remote lock for info, or fails with *LockedError.
+// A lock whose holders all ran on this host and no longer run is broken at
+// once, with a warning; so is one older than the TTL, with opts.Break.
 func AcquireLock(ctx context.Context, r remote.Remote, info LockInfo, opts LockOptions) (*Lock, error) {
 	var created []string
+	var broken *LockInfo
 	for attempt := 0; ; attempt++ {
 		l, err := tryLock(ctx, r, info)
 		if errors.Is(err, fs.ErrNotExist) && created == nil {
@@ -138,14 +282,12 @@ func AcquireLock(ctx context.Context, r remote.Remote, info LockInfo, opts LockO
 		if !errors.As(err, &le) {
 			if err == nil {
 				l.Created = created
-				if !opts.Later {
-					l.Publish(ctx)
-				}
+				l.Broken = broken
 			}
 			return l, err
 		}
 		le.TTL = opts.TTL
-		dead := holderDead(le.Holder)
+		dead := le.dead()
 		if attempt > 0 || !dead && (!opts.Break || !le.Stale()) {
 			return nil, le
 		}
@@ -156,7 +298,11 @@ func AcquireLock(ctx context.Context, r remote.Remote, info LockInfo, opts LockO
 				opts.Warn(fmt.Sprintf("breaking a stale lock (%s old, --lock-ttl %s): %s", le.Age.Round(time.Second), opts.TTL, le.Error()))
 			}
 		}
-		if err := (&Lock{r: r, object: isObjectLock(r)}).Release(ctx); err != nil {
+		broken = le.Holder
+		if broken == nil {
+			broken = &LockInfo{}
+		}
+		if err := breakLock(ctx, r, le); err != nil {
 			return nil, fmt.Errorf("break stale lock: %w", err)
 		}
 	}
@@ -168,55 +314,75 @@ func isObjectLock(r remote.Remote) bool {
 }
 
 func tryLock(ctx context.Context, r remote.Remote, info LockInfo) (*Lock, error) {
-	data, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	data = append(data, '\n')
 	if p, ok := remote.As[remote.PutIfAbsenter](r); ok {
-		err := p.PutIfAbsent(ctx, LockName, bytes.NewReader(data))
+		data, err := json.MarshalIndent(info, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		err = p.PutIfAbsent(ctx, LockName, bytes.NewReader(append(data, '\n')))
 		if errors.Is(err, fs.ErrExist) {
-			return nil, lockedBy(ctx, r, LockName)
+			return nil, objectLockedBy(ctx, r)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("take lock: %w", err)
 		}
 		return &Lock{r: r, object: true}, nil
 	}
-	err = r.Mkdir(ctx, LockName)
-	if errors.Is(err, fs.ErrExist) {
-		return nil, lockedBy(ctx, r, lockInfoName)
+	entry := info.Entry()
+	var lockErr, entryErr error
+	if n, ok := remote.As[remote.NestedDirMaker](r); ok {
+		lockErr, entryErr = n.MkdirNested(ctx, LockName, entry)
+	} else if lockErr = r.Mkdir(ctx, LockName); lockErr == nil {
+		entryErr = r.Mkdir(ctx, path.Join(LockName, entry))
 	}
-	if err != nil {
-		return nil, fmt.Errorf("take lock: %w", err)
-	}
-	// The directory is the lock. The holder's details follow (Publish):
-	// a rival that finds the directory before them waits a moment for
-	// them (lockedBy).
-	return &Lock{r: r, details: data}, nil
-}
-
-// Publish writes the holder's details into a directory lock, in the
-// background, once; Release waits for them. After Release it does nothing.
-func (l *Lock) Publish(ctx context.Context) {
-	l.once.Do(func() {
-		if l.details == nil {
-			return
+	switch {
+	case errors.Is(lockErr, fs.ErrExist):
+		if entryErr == nil {
+			// Made inside the holder's lock, in the same exchange:
+			// take it back before reading who holds it.
+			_ = r.Rmdir(ctx, path.Join(LockName, entry))
 		}
-		l.info = make(chan struct{})
-		go func() {
-			defer close(l.info)
-			_ = l.r.Put(ctx, lockInfoName, bytes.NewReader(l.details), int64(len(l.details)))
-		}()
-	})
+		return nil, dirLockedBy(ctx, r, entry)
+	case lockErr != nil:
+		return nil, fmt.Errorf("take lock: %w", lockErr)
+	case entryErr != nil:
+		// The lock is ours, but bare: say who we are once more.
+		if err := r.Mkdir(ctx, path.Join(LockName, entry)); err != nil && !errors.Is(err, fs.ErrExist) {
+			_ = r.Rmdir(context.WithoutCancel(ctx), LockName)
+			return nil, fmt.Errorf("take lock: %w", err)
+		}
+	}
+	return &Lock{r: r, entry: entry}, nil
 }
 
-// lockedBy reads the holder's details. A holder writes them a round trip or
-// two after making the lock, so a missing file is read again for a moment.
-// Without them (a holder that died in between), the lock's own time tells
-// its age.
-func lockedBy(ctx context.Context, r remote.Remote, name string) error {
-	le := &LockedError{}
+// objectLockedBy reads an S3 lock's holder from its body; the object's
+// time tells the age when the body does not.
+func objectLockedBy(ctx context.Context, r remote.Remote) error {
+	le := &LockedError{Age: unknownAge}
+	if rc, err := r.Open(ctx, LockName); err == nil {
+		data, _ := io.ReadAll(io.LimitReader(rc, 1<<16))
+		rc.Close()
+		var info LockInfo
+		if json.Unmarshal(data, &info) == nil && info.PID > 0 {
+			le.Holder = &info
+			le.holders = []LockInfo{info}
+		}
+	}
+	if le.Holder != nil && !le.Holder.Time.IsZero() {
+		le.Age = time.Since(le.Holder.Time)
+	} else if fi, err := r.Stat(ctx, LockName); err == nil && !fi.ModTime.IsZero() {
+		le.Age = time.Since(fi.ModTime)
+	}
+	return le
+}
+
+// dirLockedBy reads a directory lock's holder from the directory inside it
+// (own, ours, is left out). A lock of an older version names its holder in
+// holder.json instead, written a round trip or two after the lock: a bare
+// lock is looked at again for a moment. Without either (a holder that died
+// in between), the lock's own time tells its age.
+func dirLockedBy(ctx context.Context, r remote.Remote, own string) error {
+	le := &LockedError{Age: unknownAge}
 	for try := 0; try < 6; try++ {
 		if try > 0 {
 			select {
@@ -225,61 +391,165 @@ func lockedBy(ctx context.Context, r remote.Remote, name string) error {
 			case <-time.After(250 * time.Millisecond):
 			}
 		}
-		rc, err := r.Open(ctx, name)
+		list, err := r.List(ctx, LockName)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue
+			return le // released meanwhile: the caller tries once more only when breaking
 		}
 		if err != nil {
 			break
 		}
-		var info LockInfo
-		data, _ := io.ReadAll(io.LimitReader(rc, 1<<16))
-		rc.Close()
-		if json.Unmarshal(data, &info) == nil && !info.Time.IsZero() {
-			le.Holder = &info
-			le.Age = time.Since(info.Time)
+		le.entries, le.holders = nil, nil
+		oldFormat := false
+		for _, fi := range list {
+			if fi.Name == own {
+				continue
+			}
+			le.entries = append(le.entries, fi.Name)
+			if info, ok := parseEntry(fi.Name); ok {
+				if info.Time.IsZero() {
+					info.Time = fi.ModTime
+				}
+				le.holders = append(le.holders, info)
+			} else if fi.Name == path.Base(lockInfoName) {
+				oldFormat = true
+			}
+		}
+		if len(le.holders) > 1 && try == 0 {
+			// A rival's name, made in our holder's lock in the same
+			// exchange as its own failed MKD, goes a moment later.
+			continue
+		}
+		if len(le.holders) > 0 {
+			// The oldest is the holder; the others are rivals of a moment.
+			first := 0
+			for i := range le.holders {
+				if le.holders[i].Time.Before(le.holders[first].Time) {
+					first = i
+				}
+			}
+			h := le.holders[first]
+			le.Holder = &h
+			if !h.Time.IsZero() {
+				le.Age = time.Since(h.Time)
+			}
 			return le
 		}
-		// Being written (an empty or partial file): look again.
+		if oldFormat {
+			if info, ok := readHolderJSON(ctx, r); ok {
+				le.Holder = &info
+				le.holders = []LockInfo{info}
+				le.Age = time.Since(info.Time)
+				return le
+			}
+		}
+		// Bare: an older version's lock before its holder.json, or a
+		// holder that died before naming itself.
 	}
-	if fi, err := r.Stat(ctx, LockName); err == nil && !fi.ModTime.IsZero() {
-		le.Age = time.Since(fi.ModTime)
-	} else {
-		le.Age = unknownAge // breakable with --break-lock
-	}
+	le.Age = lockAge(ctx, r)
 	return le
+}
+
+func readHolderJSON(ctx context.Context, r remote.Remote) (LockInfo, bool) {
+	var info LockInfo
+	rc, err := r.Open(ctx, lockInfoName)
+	if err != nil {
+		return info, false
+	}
+	data, _ := io.ReadAll(io.LimitReader(rc, 1<<16))
+	rc.Close()
+	return info, json.Unmarshal(data, &info) == nil && !info.Time.IsZero()
+}
+
+// lockAge is the age of a bare lock directory by the server's clock: from
+// a Stat, or, where a Stat of a directory gives no time (vsftpd), from the
+// listing of the root.
+func lockAge(ctx context.Context, r remote.Remote) time.Duration {
+	if fi, err := r.Stat(ctx, LockName); err == nil && !fi.ModTime.IsZero() {
+		return time.Since(fi.ModTime)
+	}
+	list, err := r.List(ctx, "")
+	if err != nil {
+		return unknownAge
+	}
+	if i := slices.IndexFunc(list, func(fi remote.FileInfo) bool { return fi.Name == LockName }); i >= 0 && !list[i].ModTime.IsZero() {
+		return time.Since(list[i].ModTime)
+	}
+	return unknownAge
+}
+
+// breakLock removes a lock that le described: what it held when read, then
+// the lock itself. A rival that broke it first and took it anew has put its
+// own name inside, which this does not remove, so the lock's removal then
+// fails and the retry reports the new holder.
+func breakLock(ctx context.Context, r remote.Remote, le *LockedError) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if isObjectLock(r) {
+		return ignoreMissing(r.Remove(ctx, LockName))
+	}
+	for _, e := range le.entries {
+		name := path.Join(LockName, e)
+		if _, ok := parseEntry(e); ok {
+			_ = r.Rmdir(ctx, name)
+		} else {
+			_ = r.Remove(ctx, name)
+		}
+	}
+	if err := r.Rmdir(ctx, LockName); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if _, serr := r.List(ctx, LockName); serr == nil {
+			return nil // not empty: taken anew; the retry says by whom
+		}
+		return err
+	}
+	return nil
+}
+
+func ignoreMissing(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // Release removes the lock. It runs on a fresh context, so that a failed or
 // interrupted deploy still releases it.
 func (l *Lock) Release(context.Context) error {
-	l.once.Do(func() {}) // no details from now on
-	if l.info != nil {
-		<-l.info // or the details could land after their removal
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if l.object {
-		err := l.r.Remove(ctx, LockName)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return err
+		return ignoreMissing(l.r.Remove(ctx, LockName))
 	}
-	if d, ok := remote.As[remote.DirRemover](l.r); ok {
-		// One round trip, where it works; else one step at a time, with
-		// l.r's retries.
-		err := d.RemoveDir(ctx, LockName, []string{path.Base(lockInfoName)})
+	if n, ok := remote.As[remote.NestedDirMaker](l.r); ok {
+		// One round trip, where it works.
+		err := n.RmdirNested(ctx, LockName, l.entry)
 		if err == nil || errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-	}
-	if err := l.r.Remove(ctx, lockInfoName); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	} else if err := l.r.Rmdir(ctx, path.Join(LockName, l.entry)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	err := l.r.Rmdir(ctx, LockName)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	// Not empty: a rival's name, made there in the same exchange as its
+	// failed MKD, which it removes a moment later; or one a rival left
+	// when it died right then, which we remove.
+	var err error
+	for try := 0; try < 4; try++ {
+		if try > 0 {
+			time.Sleep(150 * time.Millisecond)
+		}
+		if err = ignoreMissing(l.r.Rmdir(ctx, LockName)); err == nil {
+			return nil
+		}
+		if try >= 1 {
+			list, lerr := l.r.List(ctx, LockName)
+			if lerr != nil {
+				continue
+			}
+			for _, fi := range list {
+				if _, ok := parseEntry(fi.Name); ok {
+					_ = l.r.Rmdir(ctx, path.Join(LockName, fi.Name))
+				}
+			}
+		}
 	}
 	return err
 }

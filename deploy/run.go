@@ -37,6 +37,14 @@ type Executor struct {
 	// Retry retries an upload that failed transiently, with a fresh read of
 	// its content each time (the zero Policy does not retry).
 	Retry retry.Policy
+	// Leftovers says a dead run may have left temporary files (the lock
+	// taken replaced its lock): they are removed from the directories this
+	// run touches, as when a journal is found.
+	Leftovers bool
+	// JournalEvery is how often, at most, the journal of what arrived is
+	// written while the uploads run, so that a run killed outright loses
+	// at most that much of its work (default 1 s).
+	JournalEvery time.Duration
 }
 
 // Result counts what a run did.
@@ -113,21 +121,38 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	// delivered; its successors skip those files and keep it until the
 	// deploy completes.
 	jr, found := readJournal(ctx, e.Remote)
-	jr.Target = p.To.String()
-	if found {
-		e.sweepTemps(ctx, p, log)
+	if found && jr.Run != "" {
+		log.Info("resuming after an earlier run", "run", jr.Run, "recorded", len(jr.Uploaded))
 	}
+	jr.Target, jr.Run = p.To.String(), remote.RunID()
+	// Temporary files a dead run left go while this run's uploads go.
+	swept := make(chan struct{})
+	if found || e.Leftovers {
+		go func() {
+			defer close(swept)
+			e.sweepTemps(ctx, p, jobs, log)
+		}()
+	} else {
+		close(swept)
+	}
+	defer func() { <-swept }()
+	jw := &journalWriter{r: e.Remote, every: e.JournalEvery, mu: &mu, j: &jr, log: log}
+	if jw.every <= 0 {
+		jw.every = time.Second
+	}
+	jw.last = time.Now()
 	started := false
 	defer func() {
 		switch {
 		case res.Marker:
-			if found {
+			jw.wait()
+			if found || jw.wrote {
 				if err := removeJournal(ctx, e.Remote); err != nil {
 					log.Info("could not remove the journal", "name", JournalName, "err", err)
 				}
 			}
 		case started:
-			if err := writeJournal(e.Remote, jr); err != nil {
+			if err := jw.final(); err != nil {
 				log.Info("could not write the journal", "name", JournalName, "err", err)
 			}
 		}
@@ -190,6 +215,7 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		mu.Lock()
 		jr.record(a)
 		mu.Unlock()
+		jw.maybe()
 		log.Info("uploaded", "path", a.Path, "bytes", a.Size, "reason", a.Reason)
 		uploaded.Add(1)
 	})
@@ -203,6 +229,14 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	if len(failures) > 0 {
 		res.Failures = failures
 		return res, &FailedError{Failures: failures, Skipped: "deletes were not attempted"}
+	}
+
+	// The leftovers of a dead run go before the deletes and the emptied
+	// directories, which they could keep from being removed.
+	<-swept
+	if err := ctx.Err(); err != nil {
+		res.Failures = failures
+		return res, err
 	}
 
 	// 3. Deletes. A file that is already gone is what we wanted. Where the
@@ -305,31 +339,43 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	return res, nil
 }
 
-// sweepTemps removes temporary files that an earlier, failed run left in
-// the directories this run uploads into (a transfer cut off mid-way cannot
-// remove its own). Errors are only logged: leftovers do no harm, and
-// gftp check lists them.
-func (e *Executor) sweepTemps(ctx context.Context, p *Plan, log *slog.Logger) {
-	dirs := map[string]bool{"": true}
-	for _, a := range p.Uploads {
-		dirs[remote.Dir(a.Path)] = true
+// sweepTemps removes the temporary files that an earlier run, which died
+// or failed, left in the directories this run touches (a transfer cut off
+// mid-way, or a process killed, cannot remove its own). This run holds the
+// lock, so every temporary file but its own is a dead run's. Errors are
+// only logged: leftovers do no harm, and gftp check lists them.
+func (e *Executor) sweepTemps(ctx context.Context, p *Plan, jobs int, log *slog.Logger) {
+	seen := map[string]bool{}
+	var dirs []Action
+	add := func(d string) {
+		if !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, Action{Path: d})
+		}
 	}
-	for d := range dirs {
-		list, err := e.Remote.List(ctx, d)
+	add(remote.Dir(p.Marker))
+	for _, acts := range [][]Action{p.Uploads, p.Deletes} {
+		for _, a := range acts {
+			add(remote.Dir(a.Path))
+		}
+	}
+	parallel(ctx, jobs, dirs, func(d Action) {
+		list, err := e.Remote.List(ctx, d.Path)
 		if err != nil {
-			continue
+			return
 		}
 		for _, fi := range list {
-			if !fi.IsDir && remote.IsTemp(fi.Name) {
-				name := remote.Join(d, fi.Name)
-				if err := e.Remote.Remove(ctx, name); err != nil {
-					log.Info("could not remove a leftover temporary file", "path", name, "err", err)
-				} else {
-					log.Info("removed a leftover temporary file", "path", name)
-				}
+			if fi.IsDir || !remote.IsTemp(fi.Name) || remote.TempRun(fi.Name) == remote.RunID() {
+				continue
+			}
+			name := remote.Join(d.Path, fi.Name)
+			if err := e.Remote.Remove(ctx, name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				log.Info("could not remove a leftover temporary file", "path", name, "err", err)
+			} else {
+				log.Info("removed a leftover temporary file", "path", name, "run", remote.TempRun(fi.Name))
 			}
 		}
-	}
+	})
 }
 
 // upload sends one file, reading its content afresh for each attempt. When

@@ -111,15 +111,42 @@ var (
 // later run can find and remove what an interrupted one left behind.
 const TempPrefix = ".gftp-tmp-"
 
+// runID names this process's run. Its temporary files carry it, and so do
+// its lock and its journal, so that the next run can tell which temporary
+// files a dead run left.
+var runID = func() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}()
+
+// RunID returns this process's run id (8 hex digits).
+func RunID() string { return runID }
+
 // IsTemp reports whether base is the name of a temporary file gftp wrote.
 func IsTemp(base string) bool { return strings.HasPrefix(base, TempPrefix) }
 
-// TempName returns a fresh temporary name in the directory of name. The name
-// is short, so that it fits where the final name barely does.
+// TempRun returns the run id in the name of a temporary file
+// (.gftp-tmp-RUN-XXXXXXXX); "" for a name older versions wrote.
+func TempRun(base string) string {
+	rest, ok := strings.CutPrefix(base, TempPrefix)
+	if !ok {
+		return ""
+	}
+	run, _, ok := strings.Cut(rest, "-")
+	if !ok || len(run) != len(runID) {
+		return ""
+	}
+	return run
+}
+
+// TempName returns a fresh temporary name in the directory of name, which
+// carries the run id. The name is short, so that it fits where the final
+// name barely does.
 func TempName(name string) string {
-	var b [6]byte
+	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return Join(path.Dir(name), TempPrefix+hex.EncodeToString(b[:]))
+	return Join(path.Dir(name), TempPrefix+runID+"-"+hex.EncodeToString(b[:]))
 }
 
 // PutAtomic writes r to name so that a visitor sees either the old content
@@ -413,6 +440,17 @@ type BatchRemover interface {
 // missing directory gives an error wrapping fs.ErrNotExist, as Rmdir does.
 type DirRemover interface {
 	RemoveDir(ctx context.Context, dir string, files []string) error
+}
+
+// NestedDirMaker is implemented by transports that make a directory and a
+// directory inside it in one exchange (FTP pipelines the two MKDs), so that
+// a lock names its holder from the instant it exists, at no extra round
+// trip. Each error is what Mkdir would return for that name; when dir
+// exists, sub may still have been made inside it. RmdirNested removes both
+// the same way (a missing sub is not an error).
+type NestedDirMaker interface {
+	MkdirNested(ctx context.Context, dir, sub string) (dirErr, subErr error)
+	RmdirNested(ctx context.Context, dir, sub string) error
 }
 
 // Hasher is implemented by transports whose server can digest a file it

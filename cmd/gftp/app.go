@@ -33,6 +33,9 @@ type app struct {
 	verbose        int
 	log            *slog.Logger
 	getwd          func() (string, error)
+	// lockBroken is set when the lock taken replaced a dead deploy's:
+	// that deploy may have left temporary files and a journal.
+	lockBroken bool
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -220,9 +223,8 @@ func lockFlags() []cli.Flag {
 }
 
 // lock takes the remote lock unless --no-lock or --dry-run, and returns
-// its release, which runs however the command ends, and what writes the
-// holder's details into it (deploy.Lock.Publish), which the caller calls
-// once its first reads are done.
+// its release, which runs however the command ends. The lock names its
+// holder from the start, so publish has nothing left to do.
 func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commit string) (release, publish func(), err error) {
 	if cmd.Bool("no-lock") || cmd.Bool("dry-run") {
 		return func() {}, func() {}, a.rootWithoutLock(ctx, cmd, r)
@@ -231,20 +233,20 @@ func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commi
 		TTL:        cmd.Duration("lock-ttl"),
 		Break:      cmd.Bool("break-lock"),
 		Warn:       func(msg string) { a.warn("%s", msg) },
-		Later:      true,
 		CreateRoot: createsRoot(cmd),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	a.logCreated(l.Created)
+	a.lockBroken = l.Broken != nil
 	a.log.Info("lock taken", "name", deploy.LockName)
 	release = func() {
 		if err := l.Release(ctx); err != nil {
 			a.warn("could not remove the lock %s: %v; remove it by hand, or the next deploy needs --break-lock", deploy.LockName, err)
 		}
 	}
-	return release, func() { l.Publish(ctx) }, nil
+	return release, func() {}, nil
 }
 
 // resolveTarget opens the repository and works out URL and settings. The
@@ -692,7 +694,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 		return nil
 	}
 	prog := newProgress(a.stderr, plan, a.verbose >= 0 && a.verbose < 2)
-	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: prog, Logger: a.log, Retry: a.retryPolicy(cmd)}
+	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: prog, Logger: a.log, Retry: a.retryPolicy(cmd), Leftovers: a.lockBroken}
 	res, err := ex.Run(ctx, plan)
 	prog.Finish()
 	if err != nil {

@@ -981,23 +981,10 @@ func (r *Remote) Mkdir(ctx context.Context, name string) error {
 		return err
 	}
 	err := r.with(ctx, func(s *session) error {
-		err := s.sc.MakeDir(r.path(name))
-		if err == nil {
-			return nil
+		if err := s.sc.MakeDir(r.path(name)); err != nil {
+			return s.mkdErr(name, err)
 		}
-		var te *textproto.Error
-		if !errors.As(err, &te) {
-			return classify("MKD", err)
-		}
-		if _, serr := s.stat(name); serr == nil {
-			return &kindError{fs.ErrExist, err}
-		}
-		if name != "" {
-			if _, serr := s.stat(remote.Dir(name)); errors.Is(serr, fs.ErrNotExist) {
-				return &kindError{fs.ErrNotExist, err}
-			}
-		}
-		return classify("MKD", err)
+		return nil
 	})
 	return pathErr("mkdir", name, err)
 }

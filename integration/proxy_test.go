@@ -70,8 +70,8 @@ func TestProxyFTPES(t *testing.T) {
 	// Without a proxy the name does not resolve: nothing reaches the
 	// server but through the proxy.
 	r := gftp(t, srv, g.Dir, "init", "--retries", "0", url)
-	if r.code != 6 || !strings.Contains(r.stderr, proxiedHost) {
-		t.Fatalf("without a proxy: exit %d, want 6 naming %s\n%s", r.code, proxiedHost, r.stderr)
+	if r.code != 4 || !strings.Contains(r.stderr, proxiedHost) {
+		t.Fatalf("without a proxy: exit %d, want 4 (git-ftp's for init) naming %s\n%s", r.code, proxiedHost, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(srv.Root, ".git-ftp.log")); !os.IsNotExist(err) {
 		t.Fatalf("deployed without the proxy")
@@ -108,12 +108,13 @@ func TestProxyFTPES(t *testing.T) {
 		t.Errorf("the proxy password was printed at -vv:\n%s", r.stderr)
 	}
 
-	// Wrong credentials: exit 6, a hint about the proxy, no password.
+	// Wrong credentials: exit 5 (git-ftp's for a push that cannot
+	// connect), a hint about the proxy, no password.
 	g.Write("index.html", []byte("three"))
 	g.Commit("three")
 	bad := strings.Replace(socks.URL("socks5h"), proxySecret, "wrong-s3cret", 1)
 	r = gftp(t, srv, g.Dir, "push", "-x", bad, url)
-	expectFailure(t, r, 6, "proxy", "refused the credentials", "hint: check the user and password in the proxy URL")
+	expectFailure(t, r, 5, "proxy", "refused the credentials", "hint: check the user and password in the proxy URL")
 	if strings.Contains(r.stderr, "wrong-s3cret") {
 		t.Errorf("the proxy password was printed:\n%s", r.stderr)
 	}
@@ -134,7 +135,7 @@ func TestProxyFTPES(t *testing.T) {
 
 	// socks5:// resolves here: the name fails, the address goes through.
 	r = gftp(t, srv, g.Dir, "push", "--retries", "0", "-x", socks.URL("socks5"), url)
-	expectFailure(t, r, 6, proxiedHost)
+	expectFailure(t, r, 5, proxiedHost)
 	mustGftp(t, srv, g.Dir, "push", "-x", socks.URL("socks5"), srv.URL)
 	if got := socks.Targets(); !strings.HasPrefix(got[len(got)-1], "127.0.0.1:") {
 		t.Errorf("socks5:// sent %s, want an address", got[len(got)-1])
@@ -177,12 +178,13 @@ func TestProxySFTP(t *testing.T) {
 		t.Errorf("the proxy password was printed:\n%s", r.stderr)
 	}
 
-	// GFTP_PROXY, with the wrong password: exit 6.
+	// GFTP_PROXY, with the wrong password: exit 5, as for any push that
+	// cannot log in.
 	g.Write("index.html", []byte("two"))
 	g.Commit("two")
 	srv.Env = append(srv.Env, "GFTP_PROXY="+strings.Replace(p.URL("http"), proxySecret, "wrong-s3cret", 1))
 	r = gftp(t, srv, g.Dir, "push", url)
-	expectFailure(t, r, 6, "refused the credentials")
+	expectFailure(t, r, 5, "refused the credentials")
 	if strings.Contains(r.stderr, "wrong-s3cret") {
 		t.Errorf("the proxy password was printed:\n%s", r.stderr)
 	}

@@ -16,7 +16,7 @@ import (
 func (d *dialer) connect(ctx context.Context, network, addr string) (net.Conn, error) {
 	c, err := d.direct.DialContext(ctx, network, d.url.Host)
 	if err != nil {
-		return nil, err
+		return nil, unreachable(err)
 	}
 	// Cancellation and the deadline reach the handshake through the socket.
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })

@@ -13,9 +13,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	xproxy "golang.org/x/net/proxy"
@@ -171,7 +173,7 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		if errors.As(err, &pe) {
 			return nil, err
 		}
-		return nil, &Error{Proxy: d.name, Addr: addr, Err: socksErr(err)}
+		return nil, &Error{Proxy: d.name, Addr: addr, Err: err}
 	}
 	return c, nil
 }
@@ -198,13 +200,18 @@ func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	}
 	c, err := d.direct.DialContext(ctx, network, d.url.Host)
 	if err != nil {
-		return nil, err
+		return nil, unreachable(err)
 	}
 	if _, err := d.socks.DialWithConn(ctx, c, network, addr); err != nil {
 		c.Close()
-		return nil, err
+		return nil, socksErr(err)
 	}
 	return c, nil
+}
+
+// unreachable says that the proxy itself could not be reached.
+func unreachable(err error) error {
+	return fmt.Errorf("cannot reach the proxy: %w", err)
 }
 
 // socksErr marks the SOCKS client's refusals of credentials with ErrAuth.
@@ -217,16 +224,12 @@ func socksErr(err error) error {
 			strings.Contains(msg, "invalid username/password") {
 			return fmt.Errorf("%w (%s)", ErrAuth, msg)
 		}
-		if !isOpError(oe.Err) {
-			// The proxy's own reply, e.g. "unknown error host unreachable".
-			return fmt.Errorf("refused: %s", strings.TrimPrefix(msg, "unknown error "))
+		var ne net.Error
+		if errors.As(oe.Err, &ne) || errors.Is(oe.Err, io.EOF) || errors.Is(oe.Err, io.ErrUnexpectedEOF) || errors.Is(oe.Err, syscall.ECONNRESET) {
+			return fmt.Errorf("SOCKS5 handshake: %w", oe.Err)
 		}
-		return oe.Err
+		// The proxy's own reply, e.g. "unknown error host unreachable".
+		return fmt.Errorf("refused: %s", strings.TrimPrefix(msg, "unknown error "))
 	}
 	return err
-}
-
-func isOpError(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -159,5 +160,28 @@ func TestDialRefusedTarget(t *testing.T) {
 	_, err := d.DialContext(context.Background(), "tcp", "unknown.onion:21")
 	if err == nil || errors.Is(err, proxy.ErrAuth) || !strings.Contains(err.Error(), "502") {
 		t.Fatalf("err = %v, want the proxy's 502", err)
+	}
+}
+
+func TestDialUnreachableProxy(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	for _, scheme := range []string{"socks5h", "http"} {
+		d, _ := proxy.Dialer(scheme+"://"+addr, &net.Dialer{Timeout: 5 * time.Second})
+		_, err := d.DialContext(context.Background(), "tcp", "127.0.0.1:21")
+		if !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "cannot reach the proxy") {
+			t.Errorf("%s: err = %v, want ECONNREFUSED reaching the proxy", scheme, err)
+		}
+	}
+	// The SOCKS proxy's own refusal of the target.
+	p := proxytest.Start(t, proxytest.SOCKS5, "", "")
+	d, _ := proxy.Dialer(p.URL("socks5h"), &net.Dialer{Timeout: 5 * time.Second})
+	_, err = d.DialContext(context.Background(), "tcp", "unknown.onion:21")
+	if err == nil || !strings.Contains(err.Error(), "refused: host unreachable") {
+		t.Errorf("err = %v, want the proxy's refusal", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -299,7 +298,7 @@ func (a *app) resolveTarget(ctx context.Context, cmd *cli.Command) (*target, err
 
 // open connects to the target's remote.
 func (a *app) open(ctx context.Context, cmd *cli.Command, t *target) (remote.Remote, error) {
-	opts, err := a.remoteOptions(ctx, cmd, t)
+	opts, err := a.remoteOptions(ctx, cmd, t.settings, t.repo.Dir, t.url)
 	if err != nil {
 		return nil, err
 	}
@@ -323,52 +322,40 @@ func (a *app) retryPolicy(cmd *cli.Command) retry.Policy {
 	return p
 }
 
-// activeMode decides between --active and --passive: on the command line
-// the last of the two wins (normaliseArgs keeps only that one), else the
-// configuration (GFTP_ACTIVE, git-ftp.active) decides.
-func (a *app) activeMode(s *settings) bool {
-	switch {
-	case s.cmd != nil && s.cmd.IsSet("active"):
-		return s.cmd.Bool("active")
-	case s.cmd != nil && s.cmd.IsSet("passive"):
-		return !s.cmd.Bool("passive")
+// remoteOptions turns the settings into the transport's options, doing
+// what resolving them leaves to the last moment: warnings, the key log,
+// and asking for the password or running what supplies it. dir is where
+// --password-command runs (the repository, or for diag the working
+// directory).
+func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, s *settings, dir string, u *url.URL) (remote.Options, error) {
+	st, err := resolveSettings(s, u, netrcLookup)
+	if err != nil {
+		return remote.Options{}, err
 	}
-	return s.bool("active")
-}
-
-// remoteOptions gathers credentials and transport settings.
-func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, t *target) (remote.Options, error) {
-	s := t.settings
 	o := remote.Options{
 		Prewarm:          (cmd.Name == "init" || cmd.Name == "push" || cmd.Name == "publish-dumb") && !cmd.Bool("dry-run"),
-		Insecure:         s.bool("insecure"),
-		CACert:           s.str("cacert"),
-		PinSHA256:        cmd.StringSlice("pin-sha256"),
-		DisableEPSV:      s.bool("disable-epsv"),
-		Active:           a.activeMode(s),
-		ActiveAddr:       s.str("active-addr"),
-		ActivePorts:      s.str("active-ports"),
-		TrustPASVIP:      s.bool("trust-pasv-ip"),
-		KeyFile:          s.str("key"),
-		KnownHosts:       s.str("known-hosts"),
-		AcceptNewHostKey: s.bool("accept-new-host-key"),
-		S3Endpoint:       s.str("s3-endpoint"),
-		S3Region:         s.str("s3-region"),
-		S3Profile:        s.str("s3-profile"),
-		S3PathStyle:      s.bool("s3-path-style"),
-		CacheControl:     s.str("cache-control"),
+		Insecure:         st.Insecure,
+		CACert:           st.CACert,
+		PinSHA256:        st.PinSHA256,
+		DisableEPSV:      st.DisableEPSV,
+		Active:           st.Active,
+		ActiveAddr:       st.ActiveAddr,
+		ActivePorts:      st.ActivePorts,
+		TrustPASVIP:      st.TrustPASVIP,
+		KeyFile:          st.Key,
+		KnownHosts:       st.KnownHosts,
+		AcceptNewHostKey: st.AcceptNewHostKey,
+		S3Endpoint:       st.S3Endpoint,
+		S3Region:         st.S3Region,
+		S3Profile:        st.S3Profile,
+		S3PathStyle:      st.S3PathStyle,
+		CacheControl:     st.CacheControl,
+		Jobs:             st.Jobs,
+		Timeout:          st.Timeout,
+		User:             st.User,
 		Logger:           a.log,
 	}
-	if n, err := strconv.Atoi(s.str("jobs")); err == nil {
-		o.Jobs = n
-	}
-	if o.Jobs < 1 {
-		return o, usageErr("use --jobs 1 or more", "--jobs must be at least 1")
-	}
-	if d, err := time.ParseDuration(s.str("timeout")); err == nil {
-		o.Timeout = d
-	}
-	p, err := a.proxySetting(ctx, s, t.repo.Dir, t.url.Scheme, o.Active)
+	p, err := a.proxySetting(ctx, s, dir, u.Scheme, o.Active)
 	if err != nil {
 		return o, err
 	}
@@ -390,52 +377,24 @@ func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, t *target) (r
 		}
 		return a.prompt("Passphrase for " + o.KeyFile + ": ")
 	}
-
-	// User and password: the URL's userinfo counts as a flag-level source
-	// for the user, and a password in it as one given on the command line.
-	u := t.url
-	o.User = s.str("user")
-	if _, src := s.get("user"); src < srcEnv && u.User != nil && u.User.Username() != "" {
-		o.User = u.User.Username()
-	}
-	pw, pwSrc := s.get("password")
-	if u.User != nil {
-		if p, ok := u.User.Password(); ok && pwSrc < srcEnv {
-			pw, pwSrc = p, srcFlag
-		}
-	}
-	if pwSrc == srcFlag {
+	if st.PasswordFrom == srcFlag {
 		a.warn("a password on the command line is visible to other users (ps, shell history); use GFTP_PASSWORD, --password-command, ~/.netrc or -P instead")
 	}
-	pcmd, pcmdSrc := s.get("password-command")
-	account, useKeychain := keychainAccount(s)
-	switch {
-	case cmd.Bool("ask-passwd"):
+	pw := st.Password
+	switch st.Credential {
+	case credPrompt:
 		p, err := a.prompt(fmt.Sprintf("Password for %s@%s: ", o.User, u.Host))
 		if err != nil {
 			return o, err
 		}
 		pw = string(p)
-	case useKeychain && pwSrc < srcFlag: // git-ftp: -p, then -k, then git config
-		p, err := keychainPassword(ctx, account, o.User, u.Hostname())
-		if err != nil {
+	case credKeychain:
+		if pw, err = keychainPassword(ctx, st.Keychain, o.User, u.Hostname()); err != nil {
 			return o, err
 		}
-		pw = p
-	case pcmd != "" && pcmdSrc >= pwSrc:
-		p, err := runPasswordCommand(ctx, pcmd, t.repo.Dir)
-		if err != nil {
+	case credCommand:
+		if pw, err = runPasswordCommand(ctx, st.PasswordCommand, dir); err != nil {
 			return o, err
-		}
-		pw = p
-	case pwSrc == srcNone:
-		if login, p, ok := netrcLookup(u.Hostname()); ok {
-			if o.User == "" {
-				o.User = login
-			}
-			if o.User == login {
-				pw = p
-			}
 		}
 	}
 	o.Password = pw

@@ -82,7 +82,7 @@ func TestActiveModeLastFlagWins(t *testing.T) {
 				if c.git != "" {
 					s.git["git-ftp.active"] = c.git
 				}
-				got = a.activeMode(s)
+				got = activeMode(s)
 				return nil
 			}
 		}

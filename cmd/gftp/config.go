@@ -113,7 +113,7 @@ func (s *settings) get(key string) (string, source) {
 	}
 	if env := configKeys[key]; env != "" {
 		// An empty variable counts as unset: CI systems define them empty.
-		if v := os.Getenv(env); v != "" {
+		if v := s.getenv(env); v != "" {
 			return v, srcEnv
 		}
 	}
@@ -137,6 +137,14 @@ func (s *settings) get(key string) (string, source) {
 		return flagString(s.cmd, flag), srcNone // the flag's default
 	}
 	return "", srcNone
+}
+
+// getenv reads the environment given to loadSettings (tests give their own).
+func (s *settings) getenv(name string) string {
+	if s.env == nil {
+		return os.Getenv(name)
+	}
+	return s.env(name)
 }
 
 func (s *settings) str(key string) string { v, _ := s.get(key); return v }

@@ -121,10 +121,7 @@ func (a *app) diagOptions(ctx context.Context, cmd *cli.Command, s *settings, u 
 	if wd, err := a.getwd(); err == nil {
 		dir = wd
 	}
-	// remoteOptions reads only Dir from the repository (to run
-	// --password-command there), so a directory outside any repository
-	// does as well.
-	ro, err := a.remoteOptions(ctx, cmd, &target{repo: &deploy.Repo{Dir: dir}, settings: s, url: u})
+	ro, err := a.remoteOptions(ctx, cmd, s, dir, u)
 	if err != nil {
 		return diag.Options{}, err
 	}

@@ -27,6 +27,12 @@ type Observer interface {
 	End(a Action, err error)
 }
 
+// ResumeObserver is an Observer that also hears which uploads were skipped
+// because an earlier, failed run delivered them (Resumed comes before End).
+type ResumeObserver interface {
+	Resumed(a Action)
+}
+
 // Executor carries a plan out against a remote.
 type Executor struct {
 	Remote   remote.Remote
@@ -194,6 +200,9 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		recorded := jr.Uploaded[a.Path]
 		mu.Unlock()
 		if ok, how := resumable(ctx, e.Remote, e.Repo, a, recorded, jr.written); ok {
+			if ro, ok := obs.(ResumeObserver); ok {
+				ro.Resumed(a)
+			}
 			obs.Progress(a, a.Size)
 			obs.End(a, nil)
 			log.Info("already there", "path", a.Path, "bytes", a.Size, "reason", "delivered by an earlier run", "checked", how)

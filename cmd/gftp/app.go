@@ -35,10 +35,11 @@ type app struct {
 	// lockBroken is set when the lock taken replaced a dead deploy's:
 	// that deploy may have left temporary files and a journal.
 	lockBroken bool
+	out        *output // --json and CI-native output (report.go, ci.go)
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
-	return &app{stdin: stdin, stdout: stdout, stderr: stderr, getwd: os.Getwd}
+	return &app{stdin: stdin, stdout: stdout, stderr: stderr, getwd: os.Getwd, out: newOutput()}
 }
 
 // connFlags are accepted by every command that talks to a remote.
@@ -80,6 +81,9 @@ func (a *app) command() *cli.Command {
 	root := a.rootCommand()
 	for _, c := range root.Commands {
 		c.OnUsageError = root.OnUsageError
+		if jsonCommands[c.Name] {
+			c.Flags = append(c.Flags, jsonFlag())
+		}
 	}
 	return root
 }
@@ -116,6 +120,7 @@ func (a *app) rootCommand() *cli.Command {
 			if cmd.Bool("lock") {
 				a.log.Info("-l/--lock: the remote lock is always on in gftp; --no-lock turns it off")
 			}
+			a.outputReady()
 			return ctx, nil
 		},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // exit codes are ours
@@ -199,7 +204,7 @@ func (a *app) run(fn func(context.Context, *cli.Command) error) cli.ActionFunc {
 // warn prints a warning unless -q.
 func (a *app) warn(format string, args ...any) {
 	if a.verbose >= 0 {
-		fmt.Fprintf(a.stderr, "gftp: warning: "+format+"\n", args...)
+		a.out.ci.warning(a.stderr, fmt.Sprintf(format, args...))
 	}
 }
 
@@ -293,6 +298,7 @@ func (a *app) resolveTarget(ctx context.Context, cmd *cli.Command) (*target, err
 	}
 	t := &target{repo: repo, settings: s, url: u}
 	t.display = remote.Redact(u.String())
+	a.out.rep.setURL(t.display)
 	return t, nil
 }
 
@@ -530,6 +536,7 @@ func (a *app) begin(ctx context.Context, cmd *cli.Command, checkDirty bool) (*se
 	if err != nil {
 		return nil, err
 	}
+	a.out.rep.setTarget(to)
 	if checkDirty {
 		if err := a.checkDirty(ctx, cmd, t.repo); err != nil {
 			return nil, err
@@ -607,7 +614,9 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 		}
 		t.deployed = from.String()
 	}
+	a.out.rep.setDeployed(from)
 	if from == to.Hash && !all && !cmd.Bool("repair") {
+		a.out.rep.setUpToDate()
 		fmt.Fprintf(a.stdout, "Everything up to date: %s is deployed at %s.\n", short(to.Hash), t.display)
 		return nil
 	}
@@ -645,6 +654,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 	for _, w := range plan.Warnings {
 		a.warn("%s", w)
 	}
+	a.out.rep.plan(plan, cmd.Bool("dry-run"))
 	if err := a.preHook(ctx, cmd, t, plan, opts.Syncroot); err != nil {
 		return err
 	}
@@ -653,7 +663,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 		return nil
 	}
 	prog := newProgress(a.stderr, plan, a.verbose >= 0 && a.verbose < 2)
-	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: prog, Logger: a.log, Retry: a.retryPolicy(cmd), Leftovers: a.lockBroken}
+	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: observers{prog, a.out.rep}, Logger: a.log, Retry: a.retryPolicy(cmd), Leftovers: a.lockBroken}
 	res, err := ex.Run(ctx, plan)
 	prog.Finish()
 	if err != nil {
@@ -691,6 +701,7 @@ func (a *app) printResult(p *deploy.Plan, res *deploy.Result, t *target, ok bool
 	if res == nil {
 		return
 	}
+	a.out.rep.executed(p, res)
 	if !ok {
 		what := "FAILED"
 		if res.Interrupted {
@@ -721,10 +732,13 @@ func (a *app) catchupCmd(ctx context.Context, cmd *cli.Command) error {
 	t, r, to := s.target, s.r, s.to
 	marker := a.markerName(t)
 	if cmd.Bool("dry-run") {
+		a.out.rep.setDryRun()
 		fmt.Fprintf(a.stdout, "Dry run: would record %s as deployed in %s at %s.\n", to.Hash, marker, t.display)
 		return nil
 	}
-	if err := deploy.WriteMarker(ctx, r, marker, to.Hash); err != nil {
+	err = deploy.WriteMarker(ctx, r, marker, to.Hash)
+	a.out.rep.recorded(marker, to.Hash, err)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "Recorded %s as deployed at %s (nothing uploaded).\n", short(to.Hash), t.display)
@@ -742,6 +756,9 @@ func (a *app) readDeployed(ctx context.Context, cmd *cli.Command) (*target, plum
 	}
 	defer r.Close()
 	h, err := deploy.ReadMarker(ctx, r, a.markerName(t))
+	if err == nil {
+		a.out.rep.setDeployed(h)
+	}
 	return t, h, err
 }
 
@@ -755,6 +772,7 @@ func (a *app) showCmd(ctx context.Context, cmd *cli.Command) error {
 		fmt.Fprintf(a.stdout, "%s\n", h)
 		return err
 	}
+	a.out.rep.show(c)
 	fmt.Fprintf(a.stdout, "commit %s\nAuthor: %s <%s>\nDate:   %s\n\n", c.Hash, c.Author.Name, c.Author.Email, c.Author.When.Format("Mon Jan 2 15:04:05 2006 -0700"))
 	for _, line := range strings.Split(strings.TrimRight(c.Message, "\n"), "\n") {
 		fmt.Fprintf(a.stdout, "    %s\n", line)

@@ -35,6 +35,7 @@ func (a *app) checkCmd(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	a.out.rep.setDeployed(h)
 	c, err := t.repo.Commit(h)
 	if err != nil {
 		return err
@@ -47,6 +48,7 @@ func (a *app) checkCmd(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	a.out.rep.check(d)
 	w := a.stdout
 	for _, m := range d.Missing {
 		fmt.Fprintf(w, "  missing %s (%s)\n", m.Path, humanBytes(m.Size))

@@ -36,15 +36,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return report(stderr, missingErr("the commands are init, push, catchup, show, log, check, add-scope, remove-scope, publish-dumb, diag (gftp help); the command may stand anywhere on the line",
 			"no command: %q is not a gftp command", args[1]))
 	}
-	err := root.Run(ctx, args)
-	if err == nil {
-		return exitOK
-	}
-	action := ""
-	if len(args) > 1 {
-		action = args[1]
-	}
-	return remoteExitCode(action, err, report(stderr, err))
+	a.setupOutput(root, args, os.Getenv)
+	force := func(reason string) { a.exit(forcedExitError(reason)) }
+	forcedExit.Store(&force)
+	return a.exit(root.Run(ctx, args))
 }
 
 // cleanupBudget bounds the clean exit after the first signal: CI runners
@@ -64,11 +59,16 @@ func signalContext(stderr io.Writer) (context.Context, func()) {
 		sig := <-ch
 		fmt.Fprintf(stderr, "gftp: %s: stopping; signal again to quit at once\n", signalName(sig))
 		cancel()
+		reason := "signalled again: quit at once"
 		select {
 		case <-ch:
 			fmt.Fprintln(stderr, "gftp: quitting at once; the next run removes what this one left")
 		case <-time.After(cleanupBudget):
 			fmt.Fprintf(stderr, "gftp: cleanup took longer than %s; quitting; the next run removes what this one left\n", cleanupBudget)
+			reason = fmt.Sprintf("%s: cleanup took longer than %s: quit", signalName(sig), cleanupBudget)
+		}
+		if f := forcedExit.Load(); f != nil {
+			(*f)(reason)
 		}
 		os.Exit(exitInterrupted)
 	}()

@@ -55,6 +55,7 @@ func (a *app) publishDumbCmd(ctx context.Context, cmd *cli.Command) error {
 	case err != nil:
 		return err
 	}
+	a.out.rep.published(res)
 	w := a.stdout
 	if res.DryRun {
 		for _, p := range res.Uploaded {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,7 +18,9 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"gftp": func() {
-			code := run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr)
+			ctx, stop := signalContext(os.Stderr) // as main does: Ctrl-C is tested
+			code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+			stop()
 			if f := os.Getenv("GFTP_TEST_EXITCODE_FILE"); f != "" {
 				_ = os.WriteFile(f, []byte(strconv.Itoa(code)), 0o644)
 			}

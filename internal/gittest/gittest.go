@@ -33,6 +33,8 @@ func New(t testing.TB) *Repo {
 func Env() []string {
 	return append(os.Environ(),
 		"GIT_CONFIG_NOSYSTEM=1", "HOME="+os.TempDir(),
+		// gftp speaks a CI system's log format under one; tests expect a terminal's.
+		"GITHUB_ACTIONS=", "GITLAB_CI=",
 		"GIT_AUTHOR_DATE=2026-01-02T03:04:05Z", "GIT_COMMITTER_DATE=2026-01-02T03:04:05Z")
 }
 

@@ -63,6 +63,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// Logger receives the server's own logs (discarded when nil).
 	Logger *slog.Logger
+	// RenameDelay makes each rename (the end of every upload gftp makes)
+	// take this long: a slow server, to interrupt a deploy in the middle.
+	RenameDelay time.Duration
 }
 
 // Server is a running FTP server.
@@ -286,11 +289,25 @@ func (d *driver) AuthUser(_ ftpserver.ClientContext, user, pass string) (ftpserv
 	if d.s.cfg.User != "" && (user != d.s.cfg.User || pass != d.s.cfg.Password) {
 		return nil, errAuth
 	}
-	fs := afero.NewBasePathFs(afero.NewOsFs(), d.s.root)
+	var fs afero.Fs = afero.NewBasePathFs(afero.NewOsFs(), d.s.root)
+	if d.s.cfg.RenameDelay > 0 {
+		fs = slowRename{fs, d.s.cfg.RenameDelay}
+	}
 	if d.s.cfg.NoRenameOver {
 		return noRenameOver{fs}, nil
 	}
 	return fs, nil
+}
+
+// slowRename waits before each rename.
+type slowRename struct {
+	afero.Fs
+	delay time.Duration
+}
+
+func (f slowRename) Rename(oldname, newname string) error {
+	time.Sleep(f.delay)
+	return f.Fs.Rename(oldname, newname)
 }
 
 // noRenameOver refuses to rename onto an existing name.

@@ -77,7 +77,12 @@ func (r *runner) dataChecks() {
 		run(modeEPSV, "Passive data connection (EPSV)", r.epsv)
 	}
 	run(modePASV, "Passive data connection (PASV)", r.pasv)
-	run(modeActive, "Active data connection (PORT/EPRT)", r.active)
+	if r.dialer != nil {
+		c := r.begin(modeActive, "Active data connection (PORT/EPRT)")
+		c.set(Skip, "not tried: active mode cannot work through a proxy (the server cannot connect back through it)")
+	} else {
+		run(modeActive, "Active data connection (PORT/EPRT)", r.active)
+	}
 
 	works := func(id string) bool {
 		c := r.rep.Check(id)
@@ -159,7 +164,7 @@ func (r *runner) pasv(c *Check) (func() (net.Conn, error), *dataResult) {
 		return nil, res
 	}
 	ctlIP := r.ctl.conn.RemoteAddr().(*net.TCPAddr).IP
-	if advice := pasvAdvice(ip, ctlIP, r.o.TrustPASVIP); advice != nil {
+	if advice := pasvAdvice(ip, ctlIP, r.o.TrustPASVIP); advice != nil && r.dialer == nil {
 		c.Advice = append(c.Advice, advice...)
 		res.warn = fmt.Sprintf("; but the PASV reply names %s, not %s", ip, ctlIP)
 	}
@@ -191,14 +196,13 @@ func pasvAdvice(pasv, ctl net.IP, trust bool) []string {
 // dialPassive connects to port at ip, or at the control connection's
 // address when ip is nil.
 func (r *runner) dialPassive(c *Check, res *dataResult, ip net.IP, port int) func() (net.Conn, error) {
-	host := r.ctl.conn.RemoteAddr().(*net.TCPAddr).IP.String()
+	host := r.dataHost()
 	if ip != nil {
 		host = ip.String()
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	r.log(fmt.Sprintf("*   Trying %s...", addr))
-	d := net.Dialer{Timeout: r.o.ConnectTimeout}
-	conn, err := d.DialContext(r.ctx, "tcp", addr)
+	conn, err := r.dial(addr)
 	if err != nil {
 		res.dialFail = true
 		why := err.Error()
@@ -465,9 +469,11 @@ func (r *runner) reuse() {
 // session opens another control connection, secured with cfg and logged
 // in, without logging its dialogue into the report.
 func (r *runner) session(cfg *tls.Config) (ctl *control, end func(), err error) {
-	d := net.Dialer{Timeout: r.o.ConnectTimeout}
-	addr := net.JoinHostPort(r.ips[0].String(), strconv.Itoa(r.t.Port))
-	conn, err := d.DialContext(r.ctx, "tcp", addr)
+	addr := r.t.Address()
+	if r.dialer == nil {
+		addr = net.JoinHostPort(r.ips[0].String(), strconv.Itoa(r.t.Port))
+	}
+	conn, err := r.dial(addr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -549,8 +555,10 @@ func (r *runner) probeReuse(c *Check) {
 		return
 	}
 	defer end()
-	d := net.Dialer{Timeout: r.o.ConnectTimeout}
 	addr := ctl.conn.RemoteAddr().String()
+	if r.dialer != nil {
+		addr = r.t.Address()
+	}
 	// A passive data connection with a TLS config that has no session
 	// cache: a full handshake, never a resumption.
 	port := 0
@@ -574,7 +582,7 @@ func (r *runner) probeReuse(c *Check) {
 		}
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	dc, err := d.DialContext(r.ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	dc, err := r.dial(net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		c.set(Skip, "second data connection: %v", err)
 		return

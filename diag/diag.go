@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gftp/gftp/internal/proxy"
 	"github.com/gftp/gftp/internal/tlstrace"
 	"github.com/gftp/gftp/internal/trust"
 )
@@ -120,6 +121,11 @@ type Options struct {
 	// `gftp diag handshake` does.
 	HandshakeOnly bool
 
+	// Proxy is a SOCKS5 or HTTP CONNECT proxy URL (internal/proxy) that
+	// every connection goes through; "" connects directly. Its password
+	// is never in the report.
+	Proxy string
+
 	// ConnectTimeout bounds the TCP connect (and DNS); default 5s.
 	ConnectTimeout time.Duration
 	// Timeout bounds each reply and data transfer; default 15s.
@@ -164,6 +170,10 @@ type runner struct {
 	feats   map[string]string
 	prot    bool   // data connections are protected (PROT P)
 	good    string // a data mode that worked: "epsv", "pasv" or "active"
+
+	dialer        proxy.ContextDialer // nil: direct (proxy.go)
+	proxyName     string              // the proxy URL, password redacted
+	proxyResolves bool                // the proxy resolves the host name (socks5h, http)
 }
 
 // begin starts a check; the dialogue goes into it until the next.
@@ -218,7 +228,7 @@ func (r *runner) run() {
 		c.set(Fail, "--active-addr %q is not an IP address", a)
 		return
 	}
-	if !r.resolve() || !r.connect() {
+	if !r.setupProxy() || !r.resolve() || !r.connect() {
 		return
 	}
 	if r.t.Scheme == "ftps" {
@@ -293,6 +303,10 @@ func (r *runner) close() {
 // resolve is check 1a: DNS.
 func (r *runner) resolve() bool {
 	c := r.begin("dns", "DNS lookup of "+r.t.Host)
+	if r.proxyResolves && net.ParseIP(r.t.Host) == nil {
+		c.set(Skip, "not looked up here: the proxy %s resolves %s", r.proxyName, r.t.Host)
+		return true
+	}
 	if ip := net.ParseIP(r.t.Host); ip != nil {
 		r.ips = []net.IP{ip}
 		c.set(OK, "%s is an IP address: no lookup needed", r.t.Host)
@@ -337,6 +351,9 @@ func unwrapDNS(err error) error {
 func (r *runner) connect() bool {
 	port := r.t.Port
 	c := r.begin("connect", fmt.Sprintf("TCP connect to port %d", port))
+	if r.dialer != nil {
+		return r.connectProxy(c)
+	}
 	d := net.Dialer{Timeout: r.o.ConnectTimeout}
 	var conn net.Conn
 	var errs []error

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gftp/gftp/diag"
 	"github.com/gftp/gftp/integration/servers"
 	"github.com/gftp/gftp/internal/gittest"
 	"github.com/gftp/gftp/internal/proxy/proxytest"
@@ -190,5 +191,44 @@ func TestProxySFTP(t *testing.T) {
 	}
 	if got := readMarker(t, srv); got != c1+"\n" {
 		t.Errorf("marker = %q, want %s", got, c1)
+	}
+}
+
+// TestProxyDiag: gftp diag through a SOCKS5 proxy checks the path through
+// it: no local DNS lookup, the control and the passive data connections
+// through the proxy, active mode not tried, TLS session reuse tested.
+func TestProxyDiag(t *testing.T) {
+	srv := servers.Start(t, servers.VsftpdFTPES13, servers.CertHosts(proxiedHost))
+	p := proxytest.Start(t, proxytest.SOCKS5, "deploy", proxySecret)
+	p.Hosts[proxiedHost] = "127.0.0.1"
+	tg, err := diag.ParseURL(viaName(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := creds(srv)
+	o.Proxy = p.URL("socks5h")
+	rep, text := diagRun(t, tg, o)
+	status(t, rep, "dns", diag.Skip, "the proxy")
+	status(t, rep, "connect", diag.OK, "through the proxy")
+	status(t, rep, "epsv", diag.OK)
+	status(t, rep, "pasv", diag.OK)
+	status(t, rep, "active", diag.Skip, "through a proxy")
+	status(t, rep, "reuse", diag.OK)
+	if rep.Failed() {
+		t.Errorf("diag through the proxy failed:\n%s", text)
+	}
+	if strings.Contains(text, proxySecret) {
+		t.Errorf("the proxy password is in the report")
+	}
+	if control, data := checkTargets(t, p, srv); control < 2 || data < 3 {
+		t.Errorf("through the proxy: %d control and %d data connections, want at least 2 and 3", control, data)
+	}
+
+	// Wrong credentials: the connect check fails and says why.
+	o.Proxy = strings.Replace(o.Proxy, proxySecret, "wrong-s3cret", 1)
+	rep, text = diagRun(t, tg, o)
+	status(t, rep, "connect", diag.Fail, "refused the credentials", "check the user and password in the proxy URL")
+	if strings.Contains(text, "wrong-s3cret") {
+		t.Errorf("the proxy password is in the report")
 	}
 }

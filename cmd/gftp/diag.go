@@ -11,7 +11,6 @@ import (
 
 	"github.com/gftp/gftp/deploy"
 	"github.com/gftp/gftp/diag"
-	"github.com/gftp/gftp/internal/proxy"
 	"github.com/gftp/gftp/remote"
 )
 
@@ -125,9 +124,6 @@ func (a *app) diagOptions(ctx context.Context, cmd *cli.Command, s *settings, u 
 	if err != nil {
 		return diag.Options{}, err
 	}
-	if ro.Proxy != "" {
-		a.warn("gftp diag connects directly: it does not use the proxy (%s)", proxy.Redact(ro.Proxy))
-	}
 	o := diag.Options{
 		User:           ro.User,
 		Password:       ro.Password,
@@ -139,6 +135,7 @@ func (a *app) diagOptions(ctx context.Context, cmd *cli.Command, s *settings, u 
 		ActiveAddr:     ro.ActiveAddr,
 		ActivePorts:    ro.ActivePorts,
 		TrustPASVIP:    ro.TrustPASVIP,
+		Proxy:          ro.Proxy,
 		WriteTest:      cmd.Bool("write-test"),
 		ConnectTimeout: cmd.Duration("connect-timeout"),
 		Log:            func(line string) { a.log.Debug(line) },

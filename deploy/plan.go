@@ -39,6 +39,7 @@ type Action struct {
 
 	blob plumbing.Hash // content from the object store, or
 	file string        // content from the work tree (include targets)
+	lfs  *lfsObject    // set when blob is a Git LFS pointer: its content
 }
 
 // Plan is everything a deploy will do, computed before anything is touched.
@@ -411,9 +412,14 @@ func (b *builder) finish(ctx context.Context, fromTree, toTree *object.Tree) err
 	if err != nil {
 		return fmt.Errorf("size of blobs: %w", err)
 	}
+	if err := b.lfsResolve(toTree, sizes); err != nil {
+		return err
+	}
 	p.Uploads = make([]Action, 0, len(b.uploads))
 	for _, a := range b.uploads {
 		switch {
+		case a.lfs != nil:
+			a.Size = a.lfs.Size
 		case !a.blob.IsZero():
 			a.Size = sizes[a.blob]
 		default:
@@ -504,6 +510,9 @@ func (e *LocalError) Unwrap() error { return e.Err }
 
 // open returns the content of an upload.
 func (a Action) open(repo *Repo) (io.ReadCloser, error) {
+	if a.lfs != nil {
+		return a.lfs.open()
+	}
 	if !a.blob.IsZero() {
 		return repo.openBlob(a.blob)
 	}

@@ -81,6 +81,7 @@ func exitCode(err error) int {
 		lk  *deploy.LockedError
 		rv  *deploy.RevisionError
 		of  *objectformat.Error
+		lfs *deploy.LFSMissingError
 	)
 	switch {
 	case err == nil:
@@ -96,7 +97,7 @@ func exitCode(err error) int {
 	case errors.Is(err, deploy.ErrNoMarker), errors.As(err, &de), errors.As(err, &me):
 		return exitDownload
 	case errors.As(err, &uc), errors.As(err, &rv), errors.As(err, &se), errors.As(err, &dty), errors.Is(err, deploy.ErrNotRepo),
-		errors.As(err, &of):
+		errors.As(err, &of), errors.As(err, &lfs):
 		return exitGit
 	case errors.As(err, &le):
 		return exitFilesystem

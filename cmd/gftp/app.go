@@ -125,6 +125,10 @@ func (a *app) rootCommand() *cli.Command {
 		},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // exit codes are ours
 		OnUsageError: func(ctx context.Context, cmd *cli.Command, err error, _ bool) error {
+			if strings.Contains(err.Error(), "flag needs an argument") {
+				// git-ftp: "Too few arguments for option", exit 3.
+				return missingErr("see 'gftp help "+cmd.Name+"'", "%v", err)
+			}
 			return usageErr("see 'gftp help "+cmd.Name+"'", "%v", err)
 		},
 		Commands: append([]*cli.Command{

@@ -146,3 +146,28 @@ func hasFlag(cmd *cli.Command, name string) bool {
 	}
 	return false
 }
+
+// checkAction refuses a normalised command line without a command, as
+// git-ftp does ("Action unknown", exit 3), and `gftp help` of a command
+// that does not exist. Bare `gftp`, -h and --help show the help.
+func checkAction(args []string, spec argvSpec) error {
+	const hint = "the commands are init, push, catchup, show, log, check, add-scope, remove-scope, publish-dumb, diag (gftp help); the command may stand anywhere on the line"
+	if len(args) < 2 {
+		return nil
+	}
+	first := args[1]
+	switch {
+	case first == "help" && len(args) > 2 && !spec.actions[args[2]]:
+		return usageErr(hint, "no help for %q: it is not a gftp command", args[2])
+	case spec.actions[first]:
+		return nil
+	case !strings.HasPrefix(first, "-"):
+		return missingErr(hint, "no command: %q is not a gftp command", first)
+	}
+	for _, a := range args[1:] {
+		if a == "-h" || a == "--help" || a == "--" {
+			return nil
+		}
+	}
+	return missingErr(hint, "no command given")
+}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -32,9 +31,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root := a.command()
 	spec := specOf(root)
 	args = normaliseArgs(args, spec)
-	if len(args) > 1 && !spec.actions[args[1]] && !strings.HasPrefix(args[1], "-") {
-		return report(stderr, missingErr("the commands are init, push, catchup, show, log, check, add-scope, remove-scope, publish-dumb, diag (gftp help); the command may stand anywhere on the line",
-			"no command: %q is not a gftp command", args[1]))
+	if err := checkAction(args, spec); err != nil {
+		return report(stderr, err)
 	}
 	a.setupOutput(root, args, os.Getenv)
 	force := func(reason string) { a.exit(forcedExitError(reason)) }

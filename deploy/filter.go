@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -189,12 +190,21 @@ func ParseInclude(data []byte, syncroot string) ([]IncludeRule, error) {
 			if t == "" {
 				return nil, fmt.Errorf("%s:%d: empty path after '!'", IncludeFile, n+1)
 			}
+			if err := CheckRepoPath(t); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", IncludeFile, n+1, err)
+			}
 			rules = append(rules, IncludeRule{Target: cleanRel(t), Line: n + 1})
 			continue
 		}
 		target, source, ok := strings.Cut(line, ":")
 		if !ok || target == "" || source == "" {
 			return nil, fmt.Errorf("%s:%d: %q is neither \"!path\" nor \"target:source\"", IncludeFile, n+1, line)
+		}
+		if err := CheckRepoPath(target); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", IncludeFile, n+1, err)
+		}
+		if err := CheckRepoPath(strings.TrimPrefix(source, "/")); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", IncludeFile, n+1, err)
 		}
 		if s, abs := strings.CutPrefix(source, "/"); abs {
 			source = s
@@ -204,6 +214,43 @@ func ParseInclude(data []byte, syncroot string) ([]IncludeRule, error) {
 		rules = append(rules, IncludeRule{Target: cleanRel(target), Source: cleanRel(source), Line: n + 1})
 	}
 	return rules, nil
+}
+
+// CheckRepoPath refuses a path from .git-ftp-include or --syncroot that
+// would leave the repository: absolute, or with a ".." element. Such a
+// line once read a file outside the work tree and uploaded it above the
+// remote root.
+func CheckRepoPath(p string) error {
+	if strings.HasPrefix(p, "/") || filepath.IsAbs(p) {
+		return fmt.Errorf("%s is an absolute path: paths are relative to the top of the repository", quote(p))
+	}
+	for _, el := range strings.Split(filepath.ToSlash(p), "/") {
+		if el == ".." {
+			return fmt.Errorf("%s leaves the repository (a \"..\" element)", quote(p))
+		}
+	}
+	return nil
+}
+
+// quote names a path in an error: always quoted, since the path is what
+// the user must find in a file.
+func quote(p string) string { return strconv.Quote(p) }
+
+// EscapeError says that an include path resolves, through a symbolic link,
+// outside the repository.
+type EscapeError struct {
+	Line int
+	Path string // as written in .git-ftp-include
+	Real string // where it leads
+}
+
+func (e *EscapeError) Error() string {
+	return fmt.Sprintf("%s:%d: %s leads outside the repository, to %s (a symbolic link)", IncludeFile, e.Line, strconv.Quote(e.Path), strconv.Quote(e.Real))
+}
+
+// Hint tells what to do.
+func (e *EscapeError) Hint() string {
+	return "gftp uploads only files inside the repository: copy the file into it, or remove the line from " + IncludeFile
 }
 
 // cleanRel drops a leading "./" and keeps a trailing '/'.

@@ -338,6 +338,9 @@ func (b *builder) include(rules []IncludeRule, changed []string, fromEmpty bool)
 			continue
 		}
 		abs := filepath.Join(b.repo.Dir, filepath.FromSlash(target))
+		if err := b.inRepo(r, abs); err != nil {
+			return err
+		}
 		fi, err := os.Stat(abs)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -365,6 +368,24 @@ func (b *builder) include(rules []IncludeRule, changed []string, fromEmpty bool)
 		default:
 			b.uploadFile(target, abs, "include")
 		}
+	}
+	return nil
+}
+
+// inRepo refuses an include target that a symbolic link (itself or a
+// directory above it) leads out of the repository. A target that does not
+// exist leads nowhere.
+func (b *builder) inRepo(r IncludeRule, abs string) error {
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil
+	}
+	top, err := filepath.EvalSymlinks(b.repo.Dir)
+	if err != nil {
+		return &LocalError{Err: err}
+	}
+	if rel, err := filepath.Rel(top, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return &EscapeError{Line: r.Line, Path: r.Target, Real: real}
 	}
 	return nil
 }

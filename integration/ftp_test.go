@@ -604,7 +604,7 @@ func TestFTPRemoveDir(t *testing.T) {
 			}
 			r := openOneFTP(t, srv, nil)
 			ctx := context.Background()
-			fr := r.(*ftp.Remote)
+			fr, _ := remote.As[*ftp.Remote](r)
 			if _, err := r.Stat(ctx, "lock"); err != nil { // logged in, settled
 				t.Fatal(err)
 			}

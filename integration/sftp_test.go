@@ -368,7 +368,9 @@ func TestSFTPErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := r.(*sftp.Remote).Root(); got != u.HomeDir {
+		if sr, _ := remote.As[*sftp.Remote](r); sr == nil {
+			t.Fatal("not an sftp remote")
+		} else if got := sr.Root(); got != u.HomeDir {
 			t.Errorf("root of /~/ = %q, want %q", got, u.HomeDir)
 		}
 	})

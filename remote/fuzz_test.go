@@ -1,7 +1,9 @@
 package remote
 
 import (
+	"errors"
 	"net/url"
+	"path"
 	"strings"
 	"testing"
 )
@@ -42,6 +44,37 @@ func FuzzParseURL(f *testing.F) {
 			if rp, _ := red.User.Password(); rp != "****" {
 				t.Fatalf("Redact(%q) = %q keeps the password", u.String(), red)
 			}
+		}
+	})
+}
+
+// FuzzCheckName: a name CheckName lets through stays inside the root, both
+// as a Unix server reads it and as a Windows one does ('\' a separator),
+// and it is already clean; one it refuses is refused with ErrEscape.
+func FuzzCheckName(f *testing.F) {
+	for _, s := range []string{"", "a", "a/b.txt", "../x", "a/../../x", "/etc/hostname", "a//b", "./a", "a/.", `..\x`, `a\..\..\x`, "a\x00b", "-rf", "#%?.txt", "ünï/cödé", "..a", "a..", "...", "a/b/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		err := CheckName(name)
+		if err != nil {
+			if !errors.Is(err, ErrEscape) {
+				t.Fatalf("CheckName(%q) = %v, not ErrEscape", name, err)
+			}
+			return
+		}
+		if name == "" {
+			return
+		}
+		if j := path.Join("/root", name); !strings.HasPrefix(j, "/root/") {
+			t.Fatalf("CheckName(%q) passed, but it names %q", name, j)
+		}
+		// A Windows server: at worst the root itself, never above it.
+		if j := path.Join("/root", strings.ReplaceAll(name, `\`, "/")); j != "/root" && !strings.HasPrefix(j, "/root/") {
+			t.Fatalf("CheckName(%q) passed, but a Windows server reads %q", name, j)
+		}
+		if path.Clean(name) != name || strings.Contains(name, "\x00") {
+			t.Fatalf("CheckName(%q) passed an unclean name", name)
 		}
 	})
 }

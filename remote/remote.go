@@ -350,7 +350,11 @@ func Open(ctx context.Context, u *url.URL, opts Options) (Remote, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return fn(ctx, u, opts)
+	r, err := fn(ctx, u, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &checked{r}, nil
 }
 
 // Wrapper is implemented by decorators (retry, ...) to expose the Remote
@@ -360,10 +364,17 @@ type Wrapper interface {
 	Unwrap() Remote
 }
 
-// As finds the first Remote in r's decorator chain that implements T.
+// As finds the first Remote in r's decorator chain that implements T. The
+// name check that Open puts around every transport carries each optional
+// capability, but As finds it there only when the transport has it.
 func As[T any](r Remote) (T, bool) {
 	for r != nil {
 		if t, ok := r.(T); ok {
+			if c, isChecked := r.(*checked); isChecked {
+				if _, has := As[T](c.Remote); !has {
+					break
+				}
+			}
 			return t, true
 		}
 		w, ok := r.(Wrapper)

@@ -496,6 +496,9 @@ func (a *app) planOptions(t *target, all bool) (deploy.PlanOptions, error) {
 	if err != nil {
 		return deploy.PlanOptions{}, &deploy.LocalError{Err: err}
 	}
+	if err := deploy.CheckRepoPath(t.settings.str("syncroot")); err != nil {
+		return deploy.PlanOptions{}, usageErr("give --syncroot (git-ftp.syncroot) as a directory of the repository, relative to its top", "syncroot: %v", err)
+	}
 	syncroot := strings.Trim(path.Clean("/"+t.settings.str("syncroot")), "/")
 	inc, err := deploy.LoadInclude(t.repo.Dir, syncroot)
 	if err != nil {

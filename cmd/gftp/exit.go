@@ -82,6 +82,7 @@ func exitCode(err error) int {
 		rv  *deploy.RevisionError
 		of  *objectformat.Error
 		lfs *deploy.LFSMissingError
+		esc *deploy.EscapeError
 	)
 	switch {
 	case err == nil:
@@ -92,6 +93,8 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.As(err, &ce):
 		return ce.code
+	case errors.As(err, &esc), errors.Is(err, remote.ErrEscape):
+		return exitUsage
 	case errors.As(err, &fe):
 		return exitUpload
 	case errors.Is(err, deploy.ErrNoMarker), errors.As(err, &de), errors.As(err, &me):
@@ -186,6 +189,8 @@ func describe(err error) (cause, hint string) {
 		return cause, "the server does not do TLS: ftpes:// never falls back to plain text; use ftp:// only if you accept sending the password in clear"
 	case errors.Is(err, ftp.ErrTLSRequired):
 		return cause, "the server requires TLS: use ftpes:// (explicit) or ftps:// (implicit) instead of ftp://"
+	case errors.Is(err, remote.ErrEscape):
+		return cause, "gftp writes only inside the remote root: check .git-ftp-include, and what the server listed"
 	case errors.Is(err, fs.ErrInvalid):
 		return cause, "the server refuses this file name; rename the file, or list it in .git-ftp-ignore"
 	case errors.Is(err, remote.ErrStorageFull):

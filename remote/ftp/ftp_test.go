@@ -186,7 +186,7 @@ func TestURLUserAndPaths(t *testing.T) {
 	if fi, err := r2.Stat(context.Background(), "x"); err != nil || fi.Size != 2 {
 		t.Fatalf("stat through absolute root: %+v %v", fi, err)
 	}
-	if fr, ok := r2.(*ftp.Remote); !ok || fr.Root() != "/www/sub" {
+	if fr, ok := remote.As[*ftp.Remote](r2); !ok || fr.Root() != "/www/sub" {
 		t.Fatalf("root = %v", r2)
 	}
 }

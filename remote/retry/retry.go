@@ -131,7 +131,7 @@ func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64
 // PutAtomic passes through to a transport that is atomic by itself, so
 // that remote.PutAtomic still finds the capability through the decorator.
 func (r *Remote) PutAtomic(ctx context.Context, name string, src io.Reader, size int64) error {
-	if a, ok := r.Remote.(remote.AtomicPutter); ok {
+	if a, ok := remote.As[remote.AtomicPutter](r.Remote); ok {
 		return a.PutAtomic(ctx, name, src, size)
 	}
 	return remote.PutViaTemp(ctx, r, name, src, size)

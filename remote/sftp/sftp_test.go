@@ -271,7 +271,9 @@ func TestHomeRelativePath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := r.(*sftp.Remote).Root(); got != filepath.ToSlash(filepath.Join(srv.home, "www")) {
+	if sr, _ := remote.As[*sftp.Remote](r); sr == nil {
+		t.Fatal("not an sftp remote")
+	} else if got := sr.Root(); got != filepath.ToSlash(filepath.Join(srv.home, "www")) {
 		t.Errorf("root = %q, want %q", got, filepath.Join(srv.home, "www"))
 	}
 	if err := r.Put(context.Background(), "f", strings.NewReader("hi"), 2); err != nil {

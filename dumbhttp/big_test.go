@@ -2,12 +2,12 @@ package dumbhttp
 
 import (
 	"crypto/rand"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // peakRSS is the process's high-water resident set size, from
@@ -63,25 +63,58 @@ func TestBigBlobMemory(t *testing.T) {
 	checkClone(t, src, dst)
 }
 
-// TestPerfRepo times a first and an incremental publish of a copy of the
-// repository GFTP_PERF_REPO names.
-func TestPerfRepo(t *testing.T) {
+// BenchmarkPublishRepo publishes a clone of the repository GFTP_PERF_REPO
+// names (default: the one this test runs in) to a local directory: all of
+// it to an empty target, one new commit, and nothing new. It fails when an
+// incremental publish sends more than the new commit's objects, or an
+// up-to-date one uploads anything.
+//
+//	GFTP_PERF_REPO=/path/to/big.git go test -run '^$' -bench PublishRepo ./dumbhttp/
+func BenchmarkPublishRepo(b *testing.B) {
+	requireGit(b)
 	repo := os.Getenv("GFTP_PERF_REPO")
 	if repo == "" {
-		t.Skip("set GFTP_PERF_REPO to run")
+		repo = strings.TrimSpace(git(b, ".", "rev-parse", "--show-toplevel"))
 	}
-	requireGit(t)
-	src := filepath.Join(t.TempDir(), "src")
-	git(t, "", "clone", "-q", repo, src)
-	dst := t.TempDir()
-	start := time.Now()
-	res := publish(t, src, dst, Options{})
-	t.Logf("first publish: %d objects, %d bytes, %v, peak RSS %s", res.NewObjects, res.PackSize, time.Since(start), peakRSS())
-	commit(t, src, "perf.txt", "one more\n")
-	start = time.Now()
-	res = publish(t, src, dst, Options{})
-	t.Logf("one new commit: %d objects, %v, peak RSS %s", res.NewObjects, time.Since(start), peakRSS())
-	start = time.Now()
-	res = publish(t, src, dst, Options{})
-	t.Logf("nothing new: up to date %v, %v", res.UpToDate, time.Since(start))
+	src := filepath.Join(b.TempDir(), "src")
+	git(b, "", "clone", "-q", "--no-local", repo, src)
+
+	b.Run("first", func(b *testing.B) {
+		for b.Loop() {
+			res := publish(b, src, b.TempDir(), Options{})
+			if res.NewObjects == 0 || res.Pack == "" {
+				b.Fatalf("first publish sent no pack: %+v", res)
+			}
+		}
+		b.ReportMetric(peakRSSKiB(), "peak-RSS-KiB")
+	})
+	dst := b.TempDir()
+	publish(b, src, dst, Options{})
+	b.Run("one-commit", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			b.StopTimer()
+			n++
+			commit(b, src, "perf.txt", fmt.Sprintf("commit %d\n", n))
+			b.StartTimer()
+			// A new blob, the root tree and the commit.
+			if res := publish(b, src, dst, Options{}); res.NewObjects != 3 {
+				b.Fatalf("one new commit sent %d objects, want 3", res.NewObjects)
+			}
+		}
+	})
+	b.Run("up-to-date", func(b *testing.B) {
+		for b.Loop() {
+			if res := publish(b, src, dst, Options{}); !res.UpToDate || len(res.Uploaded) > 0 {
+				b.Fatalf("nothing new, yet uploaded %v", res.Uploaded)
+			}
+		}
+	})
+}
+
+// peakRSSKiB is peakRSS as a number (0 when unknown).
+func peakRSSKiB() float64 {
+	var kib float64
+	fmt.Sscanf(peakRSS(), "%g kB", &kib)
+	return kib
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/gftp/gftp/remote/local"
 )
 
-func requireGit(t *testing.T) {
+func requireGit(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")

@@ -46,7 +46,7 @@ type Action struct {
 type Plan struct {
 	From    plumbing.Hash // deployed commit; zero when uploading everything
 	To      plumbing.Hash // commit being deployed
-	Commits int           // commits between From and To
+	Commits int           // commits between From and To; -1 when a shallow clone lacks the history between them
 	Marker  string        // the marker's name
 
 	Mkdirs  []Action // parents first
@@ -139,11 +139,14 @@ func NewPlan(ctx context.Context, repo *Repo, from plumbing.Hash, to *object.Com
 		}
 	}
 	if fromCommit != nil {
-		commits, err := repo.Log(ctx, from, to.Hash)
+		commits, complete, err := repo.Log(ctx, from, to.Hash)
 		if err != nil {
 			return nil, err
 		}
 		p.Commits = len(commits)
+		if !complete {
+			p.Commits = -1 // a shallow clone: the diff needs only the two trees
+		}
 	} else {
 		p.Commits = 1
 	}

@@ -137,6 +137,8 @@ type UnknownCommitError struct {
 	Rev     string
 	Shallow bool
 	Err     error
+	// FetchErr is why fetching the commit into the shallow clone failed.
+	FetchErr error
 }
 
 func (e *UnknownCommitError) Error() string {
@@ -155,32 +157,78 @@ func (e *UnknownCommitError) Hint() string {
 	if e.Shallow {
 		cause = "the clone is shallow: fetch the full history (git fetch --unshallow; in GitHub Actions, actions/checkout with fetch-depth: 0)"
 	}
+	if e.FetchErr != nil {
+		cause = fmt.Sprintf("the clone is shallow, and fetching the commit from its remote failed (%v): the commit may be gone from the remote (history rewritten), or the remote does not serve a commit by its SHA; fetch the full history (git fetch --unshallow; in GitHub Actions, actions/checkout with fetch-depth: 0)", e.FetchErr)
+	}
 	return "likely cause: " + cause + "; to deploy anyway, use --force (uploads every file) or catchup (marks the commit deployed without uploading)"
 }
 
 // Log returns the commits reachable from to but not from from (from may be
-// the zero hash), newest first.
-func (r *Repo) Log(ctx context.Context, from, to plumbing.Hash) ([]*object.Commit, error) {
+// the zero hash), newest first. In a shallow clone the walks stop where the
+// history does: complete is false when the walk from to reached a commit
+// whose parents the clone lacks before it met from's history, and then the
+// list holds only the commits that are there.
+func (r *Repo) Log(ctx context.Context, from, to plumbing.Hash) (commits []*object.Commit, complete bool, err error) {
+	cut, err := r.historyCuts()
+	if err != nil {
+		return nil, false, err
+	}
+	walk := func(start *object.Commit, seen map[plumbing.Hash]bool, visit func(*object.Commit)) error {
+		return object.NewCommitPreorderIter(start, seen, cut.parents).ForEach(func(c *object.Commit) error {
+			visit(c)
+			return ctx.Err()
+		})
+	}
 	seen := map[plumbing.Hash]bool{}
 	if !from.IsZero() {
 		c, err := r.Commit(from)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		iter := object.NewCommitPreorderIter(c, nil, nil)
-		_ = iter.ForEach(func(c *object.Commit) error { seen[c.Hash] = true; return ctx.Err() })
+		if err := walk(c, nil, func(c *object.Commit) { seen[c.Hash] = true }); err != nil {
+			return nil, false, err
+		}
 	}
 	c, err := r.Commit(to)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var out []*object.Commit
-	iter := object.NewCommitPreorderIter(c, seen, nil)
-	err = iter.ForEach(func(c *object.Commit) error {
-		out = append(out, c)
-		return ctx.Err()
+	complete = true
+	err = walk(c, seen, func(c *object.Commit) {
+		commits = append(commits, c)
+		if cut.commits[c.Hash] {
+			complete = false
+		}
 	})
-	return out, err
+	return commits, complete, err
+}
+
+// historyCuts are where a shallow clone's history ends: the shallow
+// commits whose parents are missing, and those parents.
+type historyCuts struct {
+	commits map[plumbing.Hash]bool
+	parents []plumbing.Hash
+}
+
+func (r *Repo) historyCuts() (historyCuts, error) {
+	hc := historyCuts{commits: map[plumbing.Hash]bool{}}
+	shallow, err := r.git.Storer.Shallow()
+	if err != nil {
+		return hc, err
+	}
+	for _, h := range shallow {
+		c, err := r.git.CommitObject(h)
+		if err != nil {
+			continue
+		}
+		for _, p := range c.ParentHashes {
+			if _, err := r.git.Storer.EncodedObject(plumbing.CommitObject, p); err != nil {
+				hc.commits[h] = true
+				hc.parents = append(hc.parents, p)
+			}
+		}
+	}
+	return hc, nil
 }
 
 // Dirty lists the tracked files with uncommitted changes. It asks git

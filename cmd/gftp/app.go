@@ -627,7 +627,7 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 		fmt.Fprintf(a.stdout, "Everything up to date: %s is deployed at %s.\n", short(to.Hash), t.display)
 		return nil
 	}
-	if _, err := t.repo.Commit(from); err != nil {
+	if _, err := a.commit(ctx, t.repo, from); err != nil {
 		if !cmd.Bool("force") {
 			return err
 		}
@@ -685,7 +685,7 @@ func (a *app) printPlan(p *deploy.Plan, t *target) {
 	w := a.stdout
 	fmt.Fprintf(w, "Plan for %s at %s", short(p.To), t.display)
 	if !p.From.IsZero() {
-		fmt.Fprintf(w, " (deployed: %s, %d commit%s)", short(p.From), p.Commits, plural(p.Commits))
+		fmt.Fprintf(w, " (deployed: %s, %s)", short(p.From), commitsText(p.Commits))
 	}
 	fmt.Fprintln(w, ":")
 	for _, act := range p.Actions() {
@@ -722,8 +722,8 @@ func (a *app) printResult(p *deploy.Plan, res *deploy.Result, t *target, ok bool
 	if res.Resumed > 0 {
 		resumed = fmt.Sprintf(" (%d more already there from an earlier run)", res.Resumed)
 	}
-	fmt.Fprintf(a.stdout, "Deployed %s (%d commit%s) to %s: %d uploaded%s, %d deleted, %s in %s.\n",
-		short(p.To), p.Commits, plural(p.Commits), t.display, res.Uploaded, resumed, res.Deleted, humanBytes(res.Bytes), res.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(a.stdout, "Deployed %s (%s) to %s: %d uploaded%s, %d deleted, %s in %s.\n",
+		short(p.To), commitsText(p.Commits), t.display, res.Uploaded, resumed, res.Deleted, humanBytes(res.Bytes), res.Elapsed.Round(time.Millisecond))
 }
 
 func (a *app) catchupCmd(ctx context.Context, cmd *cli.Command) error {
@@ -774,7 +774,7 @@ func (a *app) showCmd(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	c, err := t.repo.Commit(h)
+	c, err := a.commit(ctx, t.repo, h)
 	if err != nil {
 		fmt.Fprintf(a.stdout, "%s\n", h)
 		return err
@@ -796,7 +796,10 @@ func (a *app) logCmd(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	commits, err := t.repo.Log(ctx, h, head.Hash)
+	if _, err := a.commit(ctx, t.repo, h); err != nil {
+		return err
+	}
+	commits, complete, err := t.repo.Log(ctx, h, head.Hash)
 	if err != nil {
 		return err
 	}
@@ -807,6 +810,10 @@ func (a *app) logCmd(ctx context.Context, cmd *cli.Command) error {
 	for _, c := range commits {
 		subject, _, _ := strings.Cut(c.Message, "\n")
 		fmt.Fprintf(a.stdout, "%s %s\n", short(c.Hash), subject)
+	}
+	if !complete {
+		fmt.Fprintf(a.stdout, "%d commit%s shown; this shallow clone lacks the rest of the history between %s (deployed) and HEAD (git fetch --unshallow shows it).\n", len(commits), plural(len(commits)), short(h))
+		return nil
 	}
 	fmt.Fprintf(a.stdout, "%d commit%s between %s (deployed) and HEAD.\n", len(commits), plural(len(commits)), short(h))
 	return nil

@@ -36,7 +36,7 @@ func (a *app) checkCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	a.out.rep.setDeployed(h)
-	c, err := t.repo.Commit(h)
+	c, err := a.commit(ctx, t.repo, h)
 	if err != nil {
 		return err
 	}

@@ -237,7 +237,7 @@ func (r *reporter) plan(p *deploy.Plan, dryRun bool) {
 		j.Target = p.To.String()
 		j.DryRun = dryRun
 		j.Planned = jsonPlanned{Uploads: len(p.Uploads), Deletes: len(p.Deletes), Bytes: p.Bytes()}
-		if p.Commits > 0 {
+		if p.Commits >= 0 {
 			n := p.Commits
 			j.Commits = &n
 		}

@@ -94,7 +94,6 @@ func fullScenarios() []scenario {
 				{name: "remove-scope Staging", args: []string{"remove-scope", "Staging"}},
 				{name: "push -s Staging after remove-scope", change: commitFile("index.html", "three\n"), args: []string{"push", "-s", "Staging", "{cacert}"}, code: 3, check: wantMarker("HEAD~1")},
 			},
-			waiting: "scope names keep their case (helper cli)",
 		},
 		{
 			// git-ftp's -c sets the deployed commit: the base of the diff,
@@ -117,7 +116,6 @@ func fullScenarios() []scenario {
 					check:  checks(wantMarker("HEAD"), wantServed(append([]string{"three.txt"}, siteFiles...)...)),
 				},
 			},
-			waiting: "-c/--commit with git-ftp's meaning (helper cli)",
 		},
 		{
 			name:  "all",
@@ -179,16 +177,16 @@ func fullScenarios() []scenario {
 			fresh: true,
 			setup: site,
 			steps: []step{
-				{name: "push --auto-init into a new path", args: []string{"push", "{auth}", "--auto-init", "{url}/a/b/c"}, check: checks(wantMarker(""), wantServed(prefix("a/b/c/", siteFiles)...))},
+				{name: "push --auto-init into a new path", args: []string{"push", "{auth}", "--auto-init", "{url}/a/b/c"}, check: checks(wantMarkerIn("a/b/c", "HEAD"), wantServed(prefix("a/b/c/", siteFiles)...))},
 			},
-			waiting: "push --auto-init into a path that does not exist (helper fresh)",
 		},
 		showLog(),
 		{
 			// curl, under git-ftp, goes on after a refused upload and
 			// reports only how the last transfer went, so git-ftp can move
 			// the marker over a file that never arrived. gftp fails the
-			// deploy and leaves the marker (README: "Coming from git-ftp").
+			// deploy and leaves the marker, and its journal of what arrived
+			// (README: "Coming from git-ftp", "What gets deployed").
 			name:  "refused-upload",
 			setup: site,
 			steps: []step{
@@ -202,18 +200,22 @@ func fullScenarios() []scenario {
 							}
 						}
 					},
-					change:     both(commitFile("keep/a.txt", "a 2\n"), commitFile("z.txt", "z\n")),
-					args:       []string{"push", "{auth}", "{url}"},
-					code:       0,
-					gftpCode:   differs(4),
-					ownMarkers: true,
+					change:   both(commitFile("keep/a.txt", "a 2\n"), commitFile("z.txt", "z\n")),
+					args:     []string{"push", "{auth}", "{url}"},
+					code:     0,
+					gftpCode: differs(4),
+					unlike:   []string{".git-ftp.log", ".gftp.journal"},
 					check: func(t *testing.T, r *stepRun) {
 						for i, l := range r.lanes {
+							_, err := os.Stat(filepath.Join(l.dir, ".gftp.journal"))
+							if journal := err == nil; journal != (r.tools[i] == gftp) {
+								t.Errorf("%s: %s left a journal: %v", l.name, r.tools[i], journal)
+							}
 							want := "HEAD"
 							if r.tools[i] == gftp {
 								want = "HEAD~2"
 							}
-							if got, sha := marker(t, l), l.repo.Git("rev-parse", want)+"\n"; got != sha {
+							if got, sha := marker(t, l, ""), l.repo.Git("rev-parse", want)+"\n"; got != sha {
 								t.Errorf("%s: %s left the marker %q, want %s (%s)", l.name, r.tools[i], got, want, sha)
 							}
 						}

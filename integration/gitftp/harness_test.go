@@ -125,9 +125,9 @@ type step struct {
 	code     int
 	gftpCode *int
 	stdin    string
-	// ownMarkers: the lanes' markers may differ after this step (a
-	// documented difference that check asserts); the rest must not.
-	ownMarkers bool
+	// unlike names files that may differ between the lanes after this step
+	// (a documented difference that check asserts); the rest must not.
+	unlike []string
 	// check makes assertions of its own after every lane ran the step.
 	check func(t *testing.T, r *stepRun)
 }
@@ -163,16 +163,6 @@ type stepRun struct {
 	lanes   []*lane
 	results []result
 	tools   []tool
-}
-
-// laneOf returns the first lane whose tool for this step is tl, or lane i.
-func (r *stepRun) by(name string) (*lane, result) {
-	for i, l := range r.lanes {
-		if l.name == name {
-			return l, r.results[i]
-		}
-	}
-	panic("no lane " + name)
 }
 
 func (sc scenario) run(t *testing.T, tg *target) {
@@ -249,7 +239,7 @@ func (sc scenario) run(t *testing.T, tg *target) {
 					t.Errorf("%s: %s %s exited %d, want %d\nstdout:\n%s\nstderr:\n%s", l.name, tl, cmdline, res.code, want, res.stdout, res.stderr)
 				}
 			}
-			compareLanes(t, lanes, st.ownMarkers)
+			compareLanes(t, lanes, st.unlike)
 			if sc.hooks {
 				compareHooks(t, lanes)
 			}
@@ -355,21 +345,21 @@ func readTree(t *testing.T, dir string) tree {
 }
 
 // compareLanes requires every lane's files to equal the git-ftp lane's, byte
-// for byte, marker included (unless ownMarkers). Empty directories may differ one way only:
+// for byte, marker included (unless the step names it unlike). Empty directories may differ one way only:
 // git-ftp leaves a directory whose files a push deleted, and creates the
 // target directory before a dry run or a failing pre-ftp-push hook; gftp
 // does neither (README: "Coming from git-ftp"). gftp never leaves an empty
 // directory that git-ftp does not.
-func compareLanes(t *testing.T, lanes []*lane, ownMarkers bool) {
+func compareLanes(t *testing.T, lanes []*lane, unlike []string) {
 	t.Helper()
 	ref := readTree(t, lanes[0].dir)
-	if ownMarkers {
-		delete(ref.files, ".git-ftp.log")
+	for _, n := range unlike {
+		delete(ref.files, n)
 	}
 	for _, l := range lanes[1:] {
 		got := readTree(t, l.dir)
-		if ownMarkers {
-			delete(got.files, ".git-ftp.log")
+		for _, n := range unlike {
+			delete(got.files, n)
 		}
 		if !reflect.DeepEqual(got.files, ref.files) {
 			t.Errorf("%s holds other files than %s:\n%s", l.name, lanes[0].name, diffFiles(got.files, ref.files))
@@ -425,10 +415,11 @@ func clip(s string) string {
 	return s
 }
 
-// marker is the content of the lane's .git-ftp.log, "" when there is none.
-func marker(t *testing.T, l *lane) string {
+// marker is the content of .git-ftp.log in the lane's directory or its
+// subdirectory sub, "" when there is none.
+func marker(t *testing.T, l *lane, sub string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(l.dir, ".git-ftp.log"))
+	b, err := os.ReadFile(filepath.Join(l.dir, filepath.FromSlash(sub), ".git-ftp.log"))
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}

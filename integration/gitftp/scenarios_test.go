@@ -68,15 +68,18 @@ func both(fns ...func(*testing.T, *gittest.Repo)) func(*testing.T, *gittest.Repo
 	}
 }
 
-// wantMarker checks that every lane's marker names rev.
-func wantMarker(rev string) func(*testing.T, *stepRun) {
+// wantMarker checks that every lane's marker names rev ("": no marker).
+func wantMarker(rev string) func(*testing.T, *stepRun) { return wantMarkerIn("", rev) }
+
+// wantMarkerIn checks the marker in the directory sub of every lane's.
+func wantMarkerIn(sub, rev string) func(*testing.T, *stepRun) {
 	return func(t *testing.T, r *stepRun) {
 		for _, l := range r.lanes {
 			want := ""
 			if rev != "" {
 				want = l.repo.Git("rev-parse", rev) + "\n"
 			}
-			if got := marker(t, l); got != want {
+			if got := marker(t, l, sub); got != want {
 				t.Errorf("%s: marker %q, want %q", l.name, got, want)
 			}
 		}
@@ -137,7 +140,7 @@ func coreScenarios() []scenario {
 				{
 					name:  "init 3 levels deep",
 					args:  []string{"init", "{auth}", "{url}/l1/l2/l3"},
-					check: wantServed(prefix("l1/l2/l3/", siteFiles)...),
+					check: checks(wantMarkerIn("l1/l2/l3", "HEAD"), wantServed(prefix("l1/l2/l3/", siteFiles)...)),
 				},
 				{
 					name: "second init refused",
@@ -148,11 +151,10 @@ func coreScenarios() []scenario {
 					name:   "push",
 					change: siteChange,
 					args:   []string{"push", "{auth}", "{url}/l1/l2/l3"},
-					check:  wantMarker("HEAD"),
+					check:  wantMarkerIn("l1/l2/l3", "HEAD"),
 				},
 			},
 			switchAt: 2,
-			waiting:  "init into a path that does not exist (helper fresh)",
 		},
 		{
 			name:  "push",
@@ -208,7 +210,6 @@ func coreScenarios() []scenario {
 					check:  checks(wantMarker("HEAD"), hookCount(4, 4)),
 				},
 			},
-			waiting: "pre-ftp-push and post-ftp-push hooks (helper cli)",
 		},
 	}
 }

@@ -49,6 +49,10 @@ func Check(ctx context.Context, repo *Repo, r remote.Remote, commit *object.Comm
 	}
 	d := &Drift{}
 	seen := map[string]bool{}
+	markers := map[string]bool{want.Marker: true}
+	for _, sm := range want.Submodules {
+		markers[sm.Marker] = true
+	}
 	syncroot := strings.Trim(opts.Syncroot, "/")
 	var walk func(dir string) error
 	walk = func(dir string) error {
@@ -63,7 +67,7 @@ func Check(ctx context.Context, repo *Repo, r remote.Remote, commit *object.Comm
 		}
 		for _, fi := range list {
 			name := remote.Join(dir, fi.Name)
-			if name == want.Marker || name == JournalName || name == LockName || strings.HasPrefix(name, LockName+"/") {
+			if markers[name] || name == JournalName || name == LockName || strings.HasPrefix(name, LockName+"/") {
 				continue
 			}
 			repoPath := name

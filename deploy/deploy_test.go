@@ -327,7 +327,9 @@ func TestIgnoreGlobs(t *testing.T) {
 	}
 }
 
-func TestSubmoduleRefused(t *testing.T) {
+// TestSubmoduleGitlinkOnly: a gitlink whose submodule is not checked out
+// (no .git in its directory) is refused before anything is uploaded.
+func TestSubmoduleGitlinkOnly(t *testing.T) {
 	g := gittest.New(t)
 	g.Write("index.html", []byte("x"))
 	c1 := g.Commit("one")
@@ -340,8 +342,8 @@ func TestSubmoduleRefused(t *testing.T) {
 	if !errors.As(err, &se) || len(se.Paths) != 1 || se.Paths[0] != "vendor/lib" {
 		t.Fatalf("err = %v, want a SubmoduleError naming vendor/lib", err)
 	}
-	if !strings.Contains(se.Hint(), "own marker") && !strings.Contains(se.Hint(), "its own URL") {
-		t.Errorf("hint %q does not explain how to deploy a submodule", se.Hint())
+	if !strings.Contains(se.Hint(), "git submodule update --init") || !strings.Contains(se.Error(), "not checked out") {
+		t.Errorf("error %q, hint %q: want not checked out, and git submodule update --init", se.Error(), se.Hint())
 	}
 	if _, err := os.Stat(filepath.Join(dir, deploy.DefaultMarker)); !os.IsNotExist(err) {
 		t.Errorf("a marker was written although the plan was refused")

@@ -271,7 +271,7 @@ func (b *builder) lfsResolve(toTree *object.Tree, sizes map[plumbing.Hash]int64)
 	store := ""
 	var missing []string
 	for rp, a := range b.uploads {
-		if a.blob.IsZero() || sizes[a.blob] >= lfsPointerMax {
+		if a.blob.IsZero() || a.repo != nil || sizes[a.blob] >= lfsPointerMax {
 			continue
 		}
 		repoPath := rp

@@ -16,6 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/utils/merkletrie"
+
+	"github.com/gftp/gftp/remote"
 )
 
 // Op is what an Action does on the remote.
@@ -37,6 +39,7 @@ type Action struct {
 	Size   int64  // bytes to upload
 	Reason string // why: "added", "modified", "deleted", "include", ...
 
+	repo *Repo         // where blob is, when not the plan's repository (a submodule)
 	blob plumbing.Hash // content from the object store, or
 	file string        // content from the work tree (include targets)
 	lfs  *lfsObject    // set when blob is a Git LFS pointer: its content
@@ -53,6 +56,9 @@ type Plan struct {
 	Uploads []Action // sorted by path
 	Deletes []Action
 	Rmdirs  []Action // deepest first; removed only if empty
+	// Submodules are the submodules deployed with this plan, each with its
+	// own marker; their files are among the actions above.
+	Submodules []Submodule
 	// Warnings are things the user should know (skipped symlinks, ...).
 	Warnings []string
 }
@@ -73,12 +79,17 @@ func (p *Plan) Actions() []Action {
 	all = append(all, p.Uploads...)
 	all = append(all, p.Deletes...)
 	all = append(all, p.Rmdirs...)
+	for _, sm := range p.Submodules {
+		all = append(all, sm.markerAction())
+	}
 	all = append(all, Action{Op: OpMarker, Path: p.Marker, Size: 41, Reason: p.To.String()})
 	return all
 }
 
 // Empty reports whether the plan changes no file.
-func (p *Plan) Empty() bool { return len(p.Uploads) == 0 && len(p.Deletes) == 0 }
+func (p *Plan) Empty() bool {
+	return len(p.Uploads) == 0 && len(p.Deletes) == 0 && len(p.Submodules) == 0
+}
 
 // PlanOptions shape a plan.
 type PlanOptions struct {
@@ -89,21 +100,15 @@ type PlanOptions struct {
 	All bool
 	// Marker is the marker's name (DefaultMarker when empty).
 	Marker string
+	// Remote, when set, is read for the markers of changed submodules
+	// (<path>/.git-ftp.log), as git-ftp does; without it a submodule's
+	// deployed commit is the one the deployed commit records.
+	Remote remote.Remote
 	// Ignore and Include come from .git-ftp-ignore and .git-ftp-include.
 	Ignore  *Ignore
 	Include []IncludeRule
-}
 
-// SubmoduleError refuses to deploy a change to a submodule.
-type SubmoduleError struct{ Paths []string }
-
-func (e *SubmoduleError) Error() string {
-	return fmt.Sprintf("submodule %s changed: gftp does not deploy submodules (git-ftp deploys each with its own marker)", strings.Join(e.Paths, ", "))
-}
-
-// Hint tells how to deploy a submodule.
-func (e *SubmoduleError) Hint() string {
-	return "deploy each submodule from its own directory with its own URL (cd " + e.Paths[0] + " && gftp push URL/" + e.Paths[0] + "), and add it to .git-ftp-ignore here"
+	prefix string // a submodule's remote root, with "/", for reading its markers
 }
 
 // NewPlan computes what deploying commit to over from means. from is the
@@ -161,7 +166,7 @@ func NewPlan(ctx context.Context, repo *Repo, from plumbing.Hash, to *object.Com
 	b := &builder{repo: repo, syncroot: syncroot, ignore: opts.Ignore, plan: p,
 		uploads: map[string]Action{}, deletes: map[string]Action{}}
 	var changed []string // every changed repository path, for include sources
-	var submodules []string
+	var subs []subChange
 	for _, ch := range changes {
 		action, err := ch.Action()
 		if err != nil {
@@ -175,8 +180,16 @@ func NewPlan(ctx context.Context, repo *Repo, from plumbing.Hash, to *object.Com
 		if !b.inSyncroot(name) {
 			continue
 		}
-		if ch.From.TreeEntry.Mode == filemode.Submodule || ch.To.TreeEntry.Mode == filemode.Submodule {
-			submodules = append(submodules, name)
+		switch {
+		case ch.To.TreeEntry.Mode == filemode.Submodule && ch.To.Name != "":
+			old := plumbing.ZeroHash
+			if ch.From.Name != "" && ch.From.TreeEntry.Mode == filemode.Submodule {
+				old = ch.From.TreeEntry.Hash
+			}
+			subs = append(subs, subChange{path: name, from: old, to: ch.To.TreeEntry.Hash})
+			continue
+		case ch.From.TreeEntry.Mode == filemode.Submodule && ch.To.Name == "":
+			b.warn("submodule %s was removed from the repository; its files stay on the server", name)
 			continue
 		}
 		oldBlob, _ := b.resolve(fromTree, ch.From, false)
@@ -204,8 +217,8 @@ func NewPlan(ctx context.Context, repo *Repo, from plumbing.Hash, to *object.Com
 			b.delete(name, reason)
 		}
 	}
-	if len(submodules) > 0 {
-		return nil, &SubmoduleError{Paths: submodules}
+	if err := b.submodules(ctx, subs, opts); err != nil {
+		return nil, err
 	}
 	if err := b.include(opts.Include, changed, from.IsZero() || opts.All); err != nil {
 		return nil, err
@@ -223,6 +236,7 @@ type builder struct {
 	plan     *Plan
 	uploads  map[string]Action // by remote path
 	deletes  map[string]Action
+	subPlans []*Plan // the submodules' own plans, paths already prefixed
 }
 
 func (b *builder) inSyncroot(repoPath string) bool {
@@ -428,7 +442,7 @@ func (b *builder) finish(ctx context.Context, fromTree, toTree *object.Tree) err
 	p := b.plan
 	var blobs []plumbing.Hash
 	for _, a := range b.uploads {
-		if !a.blob.IsZero() {
+		if !a.blob.IsZero() && a.repo == nil {
 			blobs = append(blobs, a.blob)
 		}
 	}
@@ -442,6 +456,7 @@ func (b *builder) finish(ctx context.Context, fromTree, toTree *object.Tree) err
 	p.Uploads = make([]Action, 0, len(b.uploads))
 	for _, a := range b.uploads {
 		switch {
+		case a.repo != nil: // sized by the submodule's plan
 		case a.lfs != nil:
 			a.Size = a.lfs.Size
 		case !a.blob.IsZero():
@@ -471,10 +486,18 @@ func (b *builder) finish(ctx context.Context, fromTree, toTree *object.Tree) err
 		return b.syncroot + "/" + d
 	}
 	dirs := map[string]bool{}
+	inSub := func(d string) bool {
+		for _, sm := range p.Submodules {
+			if d == sm.Path || strings.HasPrefix(d, sm.Path+"/") {
+				return d != sm.Path || !sm.From.IsZero() // its root exists when it was deployed
+			}
+		}
+		return false
+	}
 	for _, a := range p.Uploads {
 		for d := dirOf(a.Path); d != ""; d = dirOf(d) {
-			if dirs[d] {
-				break
+			if dirs[d] || inSub(d) {
+				break // a submodule's plan has its directories
 			}
 			if _, err := fromTree.Tree(repoDir(d)); err == nil && !p.From.IsZero() {
 				break // it and its parents exist
@@ -485,6 +508,9 @@ func (b *builder) finish(ctx context.Context, fromTree, toTree *object.Tree) err
 	for d := range dirs {
 		p.Mkdirs = append(p.Mkdirs, Action{Op: OpMkdir, Path: d, Reason: "new directory"})
 	}
+	for _, sp := range b.subPlans {
+		p.Mkdirs = append(p.Mkdirs, sp.Mkdirs...)
+	}
 	sort.Slice(p.Mkdirs, func(i, j int) bool { return depthLess(p.Mkdirs[i].Path, p.Mkdirs[j].Path, false) })
 
 	// Directories that deletions may have emptied: those the new tree no
@@ -492,7 +518,7 @@ func (b *builder) finish(ctx context.Context, fromTree, toTree *object.Tree) err
 	gone := map[string]bool{}
 	for _, a := range p.Deletes {
 		for d := dirOf(a.Path); d != "" && !gone[d]; d = dirOf(d) {
-			if _, err := toTree.Tree(repoDir(d)); err == nil || dirs[d] {
+			if _, err := toTree.Tree(repoDir(d)); err == nil || dirs[d] || inSub(d) {
 				break
 			}
 			gone[d] = true
@@ -500,6 +526,9 @@ func (b *builder) finish(ctx context.Context, fromTree, toTree *object.Tree) err
 	}
 	for d := range gone {
 		p.Rmdirs = append(p.Rmdirs, Action{Op: OpRmdir, Path: d, Reason: "emptied"})
+	}
+	for _, sp := range b.subPlans {
+		p.Rmdirs = append(p.Rmdirs, sp.Rmdirs...)
 	}
 	sort.Slice(p.Rmdirs, func(i, j int) bool { return depthLess(p.Rmdirs[i].Path, p.Rmdirs[j].Path, true) })
 	return ctx.Err()
@@ -536,6 +565,9 @@ func (e *LocalError) Unwrap() error { return e.Err }
 func (a Action) open(repo *Repo) (io.ReadCloser, error) {
 	if a.lfs != nil {
 		return a.lfs.open()
+	}
+	if a.repo != nil {
+		repo = a.repo
 	}
 	if !a.blob.IsZero() {
 		return repo.openBlob(a.blob)

@@ -327,7 +327,19 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		return res, err
 	}
 
-	// 5. The marker, last.
+	// 5. The submodules' markers, each once its files are all there, then
+	// the marker, last.
+	for _, sm := range p.Submodules {
+		m := sm.markerAction()
+		obs.Begin(m)
+		err := WriteMarker(ctx, e.Remote, sm.Marker, sm.To)
+		obs.End(m, err)
+		if err != nil {
+			res.Failures = append(failures, Failure{m, err})
+			return res, &FailedError{Failures: res.Failures}
+		}
+		log.Info("submodule marker written", "path", sm.Marker, "commit", sm.To)
+	}
 	m := Action{Op: OpMarker, Path: p.Marker, Size: 41, Reason: p.To.String()}
 	obs.Begin(m)
 	var err error

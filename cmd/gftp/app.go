@@ -646,6 +646,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 	if err != nil {
 		return err
 	}
+	opts.Remote = r // changed submodules' markers
 	plan, err := deploy.NewPlan(ctx, t.repo, from, to, opts)
 	if err != nil {
 		return err
@@ -695,7 +696,7 @@ func (a *app) printPlan(p *deploy.Plan, t *target) {
 		case deploy.OpRmdir:
 			fmt.Fprintf(w, "  %-7s %s (if empty)\n", act.Op, act.Path)
 		case deploy.OpMarker:
-			fmt.Fprintf(w, "  %-7s %s <- %s\n", act.Op, act.Path, p.To)
+			fmt.Fprintf(w, "  %-7s %s <- %s\n", act.Op, act.Path, act.Reason)
 		default:
 			fmt.Fprintf(w, "  %-7s %s (%s)\n", act.Op, act.Path, act.Reason)
 		}
@@ -738,6 +739,9 @@ func (a *app) catchupCmd(ctx context.Context, cmd *cli.Command) error {
 	s.publish()
 	t, r, to := s.target, s.r, s.to
 	marker := a.markerName(t)
+	if err := a.catchupSubmodules(ctx, t, r, to, marker, cmd.Bool("dry-run")); err != nil {
+		return err
+	}
 	if cmd.Bool("dry-run") {
 		a.out.rep.setDryRun()
 		fmt.Fprintf(a.stdout, "Dry run: would record %s as deployed in %s at %s.\n", to.Hash, marker, t.display)

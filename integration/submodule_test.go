@@ -1,0 +1,89 @@
+package integration_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/gftp/gftp/integration/servers"
+	"github.com/gftp/gftp/internal/gittest"
+)
+
+// TestSubmodulePush deploys a superproject with a submodule added by `git
+// submodule add`, then moves the submodule's pointer and pushes, on a
+// local directory, vsftpd (FTPES, TLS 1.3), OpenSSH and versitygw. The
+// server must hold the submodule's files under its path, its own marker
+// there (as git-ftp writes it), and the superproject's marker.
+func TestSubmodulePush(t *testing.T) {
+	targets := []pushTarget{{name: "local", start: func(t *testing.T) *servers.Server {
+		dir := t.TempDir()
+		return &servers.Server{Name: "local", URL: dir, Root: dir}
+	}},
+		{name: string(servers.VsftpdFTPES13), start: func(t *testing.T) *servers.Server { return servers.Start(t, servers.VsftpdFTPES13) }},
+		{name: "sshd", start: func(t *testing.T) *servers.Server {
+			return servers.StartSSHD(t, servers.WithSSHAuth(servers.SSHAuthPassword))
+		}},
+		{name: "versitygw", start: func(t *testing.T) *servers.Server { return servers.StartS3(t) }},
+	}
+	for _, tc := range targets {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := tc.start(t)
+			lib := gittest.New(t)
+			lib.Write("lib.js", []byte("v1\n"))
+			lib.Write("css/lib.css", []byte("body{}\n"))
+			lib.Write("old/gone.txt", []byte("to be deleted\n"))
+			lib.Commit("lib one")
+			super := gittest.New(t)
+			super.Write("index.html", []byte("<script src=vendor/lib/lib.js>\n"))
+			super.Git("-c", "protocol.file.allow=always", "submodule", "add", "-q", lib.Dir, "vendor/lib")
+			super.Commit("super one")
+
+			mustGftp(t, srv, super.Dir, "init", srv.URL)
+			files, marker, temps := served(t, srv.Root)
+			want := map[string]string{
+				"index.html":              "<script src=vendor/lib/lib.js>\n",
+				".gitmodules":             "[submodule \"vendor/lib\"]\n\tpath = vendor/lib\n\turl = " + lib.Dir + "\n",
+				"vendor/lib/lib.js":       "v1\n",
+				"vendor/lib/css/lib.css":  "body{}\n",
+				"vendor/lib/old/gone.txt": "to be deleted\n",
+				"vendor/lib/.git-ftp.log": lib.Git("rev-parse", "HEAD") + "\n",
+			}
+			compare(t, "after init", files, want)
+			if marker != super.Git("rev-parse", "HEAD")+"\n" || len(temps) > 0 {
+				t.Fatalf("after init: marker %q, temporary files %v", marker, temps)
+			}
+
+			// Move the pointer: a change, an addition, a deletion.
+			lib.Write("lib.js", []byte("v2\n"))
+			lib.Write("js/extra.js", []byte("extra\n"))
+			lib.Remove("old/gone.txt")
+			lib.Commit("lib two")
+			super.Git("-C", filepath.Join("vendor", "lib"), "-c", "protocol.file.allow=always", "pull", "-q", "--ff-only", "origin", "main")
+			super.Git("add", "vendor/lib")
+			super.Commit("super two")
+			mustGftp(t, srv, super.Dir, "push", srv.URL)
+			files, marker, temps = served(t, srv.Root)
+			want["vendor/lib/lib.js"] = "v2\n"
+			want["vendor/lib/js/extra.js"] = "extra\n"
+			delete(want, "vendor/lib/old/gone.txt")
+			want["vendor/lib/.git-ftp.log"] = lib.Git("rev-parse", "HEAD") + "\n"
+			compare(t, "after push", files, want)
+			if marker != super.Git("rev-parse", "HEAD")+"\n" || len(temps) > 0 {
+				t.Fatalf("after push: marker %q, temporary files %v", marker, temps)
+			}
+		})
+	}
+}
+
+func compare(t *testing.T, when string, got, want map[string]string) {
+	t.Helper()
+	for name, content := range want {
+		if got[name] != content {
+			t.Errorf("%s: %s = %q, want %q", when, name, got[name], content)
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf("%s: unexpected %s on the server", when, name)
+		}
+	}
+}

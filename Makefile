@@ -12,7 +12,7 @@ FUZZ_TARGETS  = ./deploy:FuzzParseMarker ./deploy:FuzzIgnore ./deploy:FuzzInclud
                 ./diag:FuzzParsePASV ./diag:FuzzParseEPSV ./diag:FuzzParseFEAT ./remote/ftp:FuzzParseMLSD \
                 ./remote/ftp:FuzzParseDigestReply ./remote/ftp:FuzzHashWayFrom
 
-.PHONY: all build demo test test-short lint fuzz bench clean
+.PHONY: all build demo test test-short lint fuzz bench man clean
 
 all: build
 
@@ -59,6 +59,11 @@ BENCH_RUNS    ?= 3
 bench:
 	GFTP_BENCH=1 GFTP_BENCH_RUNS=$(BENCH_RUNS) GFTP_BENCH_OUT=$(CURDIR)/BENCHMARKS.md \
 		$(GO) test -count=1 -timeout 120m -run '^TestBenchmark$$' -v ./integration/bench/
+
+# The man page, made from the command definitions (gftp man); a test fails
+# when the checked-in one differs.
+man:
+	$(GO) run ./cmd/gftp man > docs/gftp.1
 
 clean:
 	rm -rf bin

@@ -37,6 +37,7 @@ UNPACK=(vsftpd pure-ftpd proftpd-core proftpd-mod-crypto)
 # (their Depends, which apt never sees because they are not installed).
 apt-get install -y --no-install-recommends \
 	ca-certificates openssl curl lftp git-ftp git-lfs passwd login \
+	bash-completion zsh fish groff-base \
 	libpam0g libpam-modules libpam-runtime libcap2 libssl3 libwrap0 \
 	libsodium23 libcrypt1 libacl1 libidn2-0 libpcre2-8-0 libpcre2-posix3 \
 	libhiredis0.14 libmemcached11 libmemcachedutil2 libncursesw6 \

@@ -105,7 +105,7 @@ func (a *app) rootCommand() *cli.Command {
 		Writer:                 a.stdout,
 		ErrWriter:              a.stderr,
 		UseShortOptionHandling: true,
-		EnableShellCompletion:  false,
+		EnableShellCompletion:  true, // for the scripts of gftp completion
 		HideVersion:            true,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "-v lists each action, -vv adds the protocol dialogue (passwords shown as ****)", Config: cli.BoolConfig{Count: &verbosity}},
@@ -188,6 +188,8 @@ func (a *app) rootCommand() *cli.Command {
 			a.publishDumbCommand(),
 			a.checkCommand(),
 			a.diagCommand(),
+			a.completionCommand(),
+			a.manCommand(),
 			{
 				Name:  "version",
 				Usage: "print gftp's version",

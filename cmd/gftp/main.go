@@ -29,6 +29,10 @@ func main() {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := newApp(stdin, stdout, stderr)
 	root := a.command()
+	if completing(args) {
+		_ = root.Run(ctx, args) // candidates for a completion script
+		return exitOK
+	}
 	spec := specOf(root)
 	args = normaliseArgs(args, spec)
 	if err := checkAction(args, spec); err != nil {

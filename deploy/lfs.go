@@ -96,9 +96,9 @@ func contains(list []string, s string) bool {
 // lfsStore returns the directory of the repository's LFS objects:
 // lfs.storage when set (relative to the git directory, as git-lfs reads it),
 // else lfs/ in the git directory; a linked work tree shares its main
-// repository's store. "" when the git directory cannot be found.
+// repository's store (r.dotgit is the common directory).
 func (r *Repo) lfsStore() string {
-	gitdir := r.commonDir()
+	gitdir := r.dotgit
 	if gitdir == "" {
 		return ""
 	}
@@ -112,36 +112,6 @@ func (r *Repo) lfsStore() string {
 		storage = filepath.Join(gitdir, storage)
 	}
 	return filepath.Join(storage, "objects")
-}
-
-// commonDir is the git directory that holds objects and config: .git, or
-// for a .git file (a linked work tree, a submodule) the directory it names,
-// followed to its commondir.
-func (r *Repo) commonDir() string {
-	if r.dotgit != "" {
-		return r.dotgit
-	}
-	gitdir := filepath.Join(r.Dir, ".git")
-	b, err := os.ReadFile(gitdir)
-	if err != nil {
-		return ""
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	gd, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir: ")
-	if !ok {
-		return ""
-	}
-	if !filepath.IsAbs(gd) {
-		gd = filepath.Join(r.Dir, gd)
-	}
-	if c, err := os.ReadFile(filepath.Join(gd, "commondir")); err == nil {
-		common := strings.TrimSpace(string(c))
-		if !filepath.IsAbs(common) {
-			common = filepath.Join(gd, common)
-		}
-		return common
-	}
-	return gd
 }
 
 // lfsAttributes answers "does filter=lfs apply to this path" from the

@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -23,6 +24,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 
+	"github.com/gftp/gftp/internal/gitdir"
 	"github.com/gftp/gftp/internal/objectformat"
 )
 
@@ -35,8 +37,8 @@ const largeObjectThreshold = 1 << 20
 type Repo struct {
 	Dir    string // the work tree's top directory
 	git    *git.Repository
-	fs     *filesystem.Storage // nil when opened through a .git file
-	dotgit string              // the .git directory, when fs is set
+	fs     *filesystem.Storage
+	dotgit string // the common git directory: objects, packs, config
 }
 
 // ErrNotRepo means the directory is not inside a git work tree.
@@ -49,29 +51,30 @@ func OpenRepo(dir string) (*Repo, error) {
 		return nil, err
 	}
 	for d := abs; ; d = filepath.Dir(d) {
-		dotgit := filepath.Join(d, ".git")
-		fi, err := os.Stat(dotgit)
+		dir, common, err := gitdir.Of(d)
 		if err == nil {
-			if err := objectformat.CheckWorkTree(d); err != nil {
+			if err := objectformat.Check(d, dir); err != nil {
 				return nil, err
 			}
-		}
-		if err == nil && fi.IsDir() {
-			st := filesystem.NewStorageWithOptions(osfs.New(dotgit), cache.NewObjectLRUDefault(),
+			// A .git file (a linked work tree, a submodule) names the git
+			// directory; a linked work tree keeps objects, packs and config
+			// in the common directory. Opened here rather than by
+			// PlainOpen, so that the large-object threshold applies to
+			// them too.
+			var fs billy.Filesystem = osfs.New(dir)
+			if common != dir {
+				fs = dotgit.NewRepositoryFilesystem(fs, osfs.New(common))
+			}
+			st := filesystem.NewStorageWithOptions(fs, cache.NewObjectLRUDefault(),
 				filesystem.Options{LargeObjectThreshold: largeObjectThreshold})
 			r, err := git.Open(st, osfs.New(d))
 			if err != nil {
 				return nil, fmt.Errorf("open repository %s: %w", d, err)
 			}
-			return &Repo{Dir: d, git: r, fs: st, dotgit: dotgit}, nil
+			return &Repo{Dir: d, git: r, fs: st, dotgit: common}, nil
 		}
-		if err == nil {
-			// A .git file: a linked work tree or a submodule.
-			r, err := git.PlainOpenWithOptions(d, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
-			if err != nil {
-				return nil, fmt.Errorf("open repository %s: %w", d, err)
-			}
-			return &Repo{Dir: d, git: r}, nil
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open repository %s: %w", d, err)
 		}
 		if filepath.Dir(d) == d {
 			return nil, fmt.Errorf("%s: %w (run gftp inside the work tree of the repository to deploy)", abs, ErrNotRepo)

@@ -198,3 +198,24 @@ func assertFiles(t *testing.T, dir string, want map[string]string) {
 		}
 	}
 }
+
+// TestLinkedWorkTree: a linked work tree (git worktree add; its .git is a
+// file) deploys its own branch, with the objects from the main repository.
+func TestLinkedWorkTree(t *testing.T) {
+	g := gittest.New(t)
+	g.Write("a.txt", []byte("main\n"))
+	g.Commit("one")
+	wt := filepath.Join(t.TempDir(), "wt")
+	g.Git("worktree", "add", "-q", "-b", "topic", wt)
+	g.Git("-C", wt, "rm", "-q", "a.txt")
+	if err := os.WriteFile(filepath.Join(wt, "b.txt"), []byte("topic\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.Git("-C", wt, "add", "b.txt")
+	g.Git("-C", wt, "commit", "-q", "-m", "topic")
+	dir := t.TempDir()
+	if _, _, err := deployTo(t, wt, dir, deploy.PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	assertFiles(t, dir, map[string]string{"b.txt": "topic\n", deploy.DefaultMarker: g.Git("rev-parse", "topic") + "\n"})
+}

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/format/config"
+
+	"github.com/gftp/gftp/internal/gitdir"
 )
 
 // Error says a repository uses an object format gftp cannot read.
@@ -38,14 +40,8 @@ func (e *Error) Hint() string {
 // common directory, where linked work trees keep it. dir names the
 // repository in the error. A missing or unreadable config is not this
 // check's business: the open that follows reports it.
-func Check(dir, gitdir string) error {
-	common := gitdir
-	if b, err := os.ReadFile(filepath.Join(gitdir, "commondir")); err == nil {
-		common = strings.TrimSpace(string(b))
-		if !filepath.IsAbs(common) {
-			common = filepath.Join(gitdir, common)
-		}
-	}
+func Check(dir, gitDir string) error {
+	common := gitdir.Common(gitDir)
 	f, err := os.Open(filepath.Join(common, "config"))
 	if err != nil {
 		return nil
@@ -65,25 +61,9 @@ func Check(dir, gitdir string) error {
 // CheckWorkTree is Check for the work tree at top, whose .git is a
 // directory or a file naming one (linked work trees, submodules).
 func CheckWorkTree(top string) error {
-	gitdir := filepath.Join(top, ".git")
-	fi, err := os.Stat(gitdir)
+	dir, _, err := gitdir.Of(top)
 	if err != nil {
 		return nil
 	}
-	if !fi.IsDir() {
-		b, err := os.ReadFile(gitdir)
-		if err != nil {
-			return nil
-		}
-		line, _, _ := strings.Cut(string(b), "\n")
-		gd, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir: ")
-		if !ok {
-			return nil
-		}
-		if !filepath.IsAbs(gd) {
-			gd = filepath.Join(top, gd)
-		}
-		gitdir = gd
-	}
-	return Check(top, gitdir)
+	return Check(top, dir)
 }

@@ -65,6 +65,9 @@ var scopeNameRe = regexp.MustCompile(`^[-0-9a-zA-Z_/]*$`)
 
 // checkScopeName refuses a name that git-ftp refuses, with its exit code.
 func checkScopeName(name string) error {
+	if name == "" {
+		return missingErr("name the scope: gftp add-scope NAME URL, -s NAME", "missing scope name")
+	}
 	if !scopeNameRe.MatchString(name) {
 		return usageErr("scope names may contain only 0-9 a-z A-Z - _ / (as in git-ftp)", "invalid scope name %q", name)
 	}

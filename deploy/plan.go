@@ -107,6 +107,10 @@ type PlanOptions struct {
 	// Ignore and Include come from .git-ftp-ignore and .git-ftp-include.
 	Ignore  *Ignore
 	Include []IncludeRule
+	// CheckName, when set, refuses a remote name the transport cannot
+	// carry (remote.NameCheck: FTP and CR or LF); the plan then fails
+	// naming every such file, before anything is touched.
+	CheckName func(name string) error
 
 	prefix string // a submodule's remote root, with "/", for reading its markers
 }
@@ -224,6 +228,9 @@ func NewPlan(ctx context.Context, repo *Repo, from plumbing.Hash, to *object.Com
 		return nil, err
 	}
 	if err := b.finish(ctx, fromTree, toTree); err != nil {
+		return nil, err
+	}
+	if err := checkNames(p, syncroot, opts.CheckName); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -76,6 +76,7 @@ var (
 	_ DirRemover    = (*checked)(nil)
 	_ Hasher        = (*checked)(nil)
 	_ RootMaker     = (*checked)(nil)
+	_ NameRefuser   = (*checked)(nil)
 )
 
 // Unwrap implements Wrapper.
@@ -196,4 +197,12 @@ func (c *checked) Hash(ctx context.Context, name string) (Digest, error) {
 func (c *checked) MkdirRoot(ctx context.Context, dryRun bool) ([]string, error) {
 	m, _ := As[RootMaker](c.Remote)
 	return m.MkdirRoot(ctx, dryRun)
+}
+
+func (c *checked) RefuseName(name string) error {
+	if err := check("put", name); err != nil {
+		return err
+	}
+	n, _ := As[NameRefuser](c.Remote)
+	return n.RefuseName(name)
 }

@@ -19,6 +19,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
 	"path"
 	"sort"
@@ -350,11 +351,35 @@ func Open(ctx context.Context, u *url.URL, opts Options) (Remote, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if host := invalidHost(u, opts); host != "" {
+		return nil, &fs.PathError{Op: "connect", Path: host,
+			Err: &net.DNSError{Err: "no such host (RFC 6761: .invalid names never resolve)", Name: host, IsNotFound: true}}
+	}
 	r, err := fn(ctx, u, opts)
 	if err != nil {
 		return nil, err
 	}
 	return &checked{r}, nil
+}
+
+// invalidHost returns the host Open would dial when it is a name in the
+// ".invalid" domain, which RFC 6761 (6.4) reserves to never resolve and
+// asks resolvers to refuse at once: so no query leaves for it.
+func invalidHost(u *url.URL, opts Options) string {
+	hosts := []string{u.Hostname()}
+	if u.Scheme == "s3" {
+		hosts = nil // the URL's host is the bucket
+		if e, err := url.Parse(opts.S3Endpoint); err == nil && opts.S3Endpoint != "" {
+			hosts = append(hosts, e.Hostname())
+		}
+	}
+	for _, h := range hosts {
+		h = strings.TrimSuffix(strings.ToLower(h), ".")
+		if h == "invalid" || strings.HasSuffix(h, ".invalid") {
+			return h
+		}
+	}
+	return ""
 }
 
 // Wrapper is implemented by decorators (retry, ...) to expose the Remote
@@ -429,6 +454,23 @@ func MissingDirs(dir string, exists func(dir string) (bool, error)) ([]string, e
 		missing[i], missing[j] = missing[j], missing[i]
 	}
 	return missing, nil
+}
+
+// NameRefuser is implemented by transports that cannot carry every name:
+// FTP, whose commands end at CR LF, cannot name a file with CR or LF in it.
+// A deploy asks before it touches anything (deploy.PlanOptions.CheckName).
+// The error wraps fs.ErrInvalid.
+type NameRefuser interface {
+	RefuseName(name string) error
+}
+
+// NameCheck returns r's transport's RefuseName, or nil when it carries
+// every name.
+func NameCheck(r Remote) func(name string) error {
+	if n, ok := As[NameRefuser](r); ok {
+		return n.RefuseName
+	}
+	return nil
 }
 
 // PutIfAbsenter is implemented by transports with a conditional create

@@ -210,7 +210,7 @@ func (a *app) run(fn func(context.Context, *cli.Command) error) cli.ActionFunc {
 // warn prints a warning unless -q.
 func (a *app) warn(format string, args ...any) {
 	if a.verbose >= 0 {
-		a.out.ci.warning(a.stderr, fmt.Sprintf(format, args...))
+		a.out.ci.warning(a.stderr, printable(fmt.Sprintf(format, args...)))
 	}
 }
 
@@ -649,6 +649,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 		return err
 	}
 	opts.Remote = r // changed submodules' markers
+	opts.CheckName = remote.NameCheck(r)
 	plan, err := deploy.NewPlan(ctx, t.repo, from, to, opts)
 	if err != nil {
 		return err
@@ -694,13 +695,13 @@ func (a *app) printPlan(p *deploy.Plan, t *target) {
 	for _, act := range p.Actions() {
 		switch act.Op {
 		case deploy.OpUpload:
-			fmt.Fprintf(w, "  %-7s %s (%s, %s)\n", act.Op, act.Path, humanBytes(act.Size), act.Reason)
+			fmt.Fprintf(w, "  %-7s %s (%s, %s)\n", act.Op, quoteName(act.Path), humanBytes(act.Size), act.Reason)
 		case deploy.OpRmdir:
-			fmt.Fprintf(w, "  %-7s %s (if empty)\n", act.Op, act.Path)
+			fmt.Fprintf(w, "  %-7s %s (if empty)\n", act.Op, quoteName(act.Path))
 		case deploy.OpMarker:
-			fmt.Fprintf(w, "  %-7s %s <- %s\n", act.Op, act.Path, act.Reason)
+			fmt.Fprintf(w, "  %-7s %s <- %s\n", act.Op, quoteName(act.Path), act.Reason)
 		default:
-			fmt.Fprintf(w, "  %-7s %s (%s)\n", act.Op, act.Path, act.Reason)
+			fmt.Fprintf(w, "  %-7s %s (%s)\n", act.Op, quoteName(act.Path), act.Reason)
 		}
 	}
 	fmt.Fprintf(w, "Dry run: would upload %d file%s (%s) and delete %d; nothing was changed on the remote.\n",

@@ -83,6 +83,7 @@ func exitCode(err error) int {
 		of  *objectformat.Error
 		lfs *deploy.LFSMissingError
 		esc *deploy.EscapeError
+		nme *deploy.NameError
 	)
 	switch {
 	case err == nil:
@@ -95,7 +96,7 @@ func exitCode(err error) int {
 		return ce.code
 	case errors.As(err, &esc), errors.Is(err, remote.ErrEscape):
 		return exitUsage
-	case errors.As(err, &fe):
+	case errors.As(err, &fe), errors.As(err, &nme):
 		return exitUpload
 	case errors.Is(err, deploy.ErrNoMarker), errors.As(err, &de), errors.As(err, &me):
 		return exitDownload
@@ -147,6 +148,7 @@ func describe(err error) (cause, hint string) {
 		fe  *deploy.FailedError
 		dty *DirtyError
 		ne  net.Error
+		dns *net.DNSError
 	)
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -197,6 +199,9 @@ func describe(err error) (cause, hint string) {
 		return cause, "the server is out of space or over quota; free space on it and push again"
 	case errors.Is(err, fs.ErrPermission):
 		return cause, "the server refused for lack of permission; check the user's rights on the remote directory"
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return fmt.Sprintf("cannot resolve host %s: %s", dns.Name, dns.Err),
+			"check the host name in the URL (or the scope, or --s3-endpoint) for a typo, and that DNS works on this machine"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return cause, "nothing listens on that host and port: check the URL's host and port, and that the server runs"
 	case errors.As(err, &ne) && ne.Timeout():
@@ -222,7 +227,7 @@ func report(w io.Writer, err error) int {
 	var fe *deploy.FailedError
 	if errors.As(err, &fe) {
 		for _, f := range fe.Failures {
-			fmt.Fprintf(w, "gftp:   failed %s %s: %s\n", f.Action.Op, f.Action.Path, oneLine(f.Err.Error()))
+			fmt.Fprintf(w, "gftp:   failed %s %s: %s\n", f.Action.Op, quoteName(f.Action.Path), oneLine(f.Err.Error()))
 		}
 	}
 	if hint != "" {
@@ -231,6 +236,9 @@ func report(w io.Writer, err error) int {
 	return exitCode(err)
 }
 
+// oneLine makes a message one line: line breaks become spaces (a server's
+// multi-line reply), and any other control character is escaped, so that
+// neither can forge a line or repaint the terminal.
 func oneLine(s string) string {
-	return strings.TrimSpace(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s))
+	return printable(strings.TrimSpace(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)))
 }

@@ -48,10 +48,10 @@ func (h *logHandler) Enabled(_ context.Context, l slog.Level) bool { return l >=
 
 func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
-	b.WriteString(r.Message)
+	b.WriteString(printable(r.Message))
 	write := func(a slog.Attr) {
 		v := a.Value.Resolve().String()
-		if strings.ContainsAny(v, " \t\"=") || v == "" {
+		if strings.ContainsAny(v, " \t\"=") || v == "" || quoteName(v) != v {
 			v = fmt.Sprintf("%q", v)
 		}
 		fmt.Fprintf(&b, " %s=%s", a.Key, v)

@@ -59,22 +59,22 @@ func (a *app) publishDumbCmd(ctx context.Context, cmd *cli.Command) error {
 	w := a.stdout
 	if res.DryRun {
 		for _, p := range res.Uploaded {
-			fmt.Fprintf(w, "  upload  %s\n", p)
+			fmt.Fprintf(w, "  upload  %s\n", quoteName(p))
 		}
 	}
 	// Deletions (superseded packs, leftovers) happen even when the refs are
 	// up to date.
 	for _, p := range res.Deleted {
-		fmt.Fprintf(w, "  delete  %s\n", p)
+		fmt.Fprintf(w, "  delete  %s\n", quoteName(p))
 	}
 	for _, c := range res.Changes {
 		switch {
 		case c.Old.IsZero():
-			fmt.Fprintf(w, "  new     %s %s\n", c.Name, short(c.New))
+			fmt.Fprintf(w, "  new     %s %s\n", quoteName(c.Name), short(c.New))
 		case c.New.IsZero():
-			fmt.Fprintf(w, "  removed %s\n", c.Name)
+			fmt.Fprintf(w, "  removed %s\n", quoteName(c.Name))
 		default:
-			fmt.Fprintf(w, "  updated %s %s..%s\n", c.Name, short(c.Old), short(c.New))
+			fmt.Fprintf(w, "  updated %s %s..%s\n", quoteName(c.Name), short(c.Old), short(c.New))
 		}
 	}
 	switch {

@@ -61,6 +61,3 @@ func pluralY(n int) string {
 	}
 	return "ies"
 }
-
-// quoteName is remote.QuoteName: how every name is printed.
-func quoteName(name string) string { return remote.QuoteName(name) }

@@ -11,7 +11,21 @@ import (
 	"github.com/gftp/gftp/remote"
 )
 
-var _ remote.RootMaker = (*Remote)(nil)
+var (
+	_ remote.RootMaker   = (*Remote)(nil)
+	_ remote.NameRefuser = (*Remote)(nil)
+)
+
+// RefuseName implements remote.NameRefuser: a command line ends at CR LF
+// (RFC 959, 4.1), so no FTP command can name a file with CR or LF in it.
+// The server would act on a name cut short, and the rest of the line
+// would be read as another command.
+func (r *Remote) RefuseName(name string) error {
+	if strings.ContainsAny(name, "\r\n") {
+		return &fs.PathError{Op: "put", Path: name, Err: &kindError{fs.ErrInvalid, errors.New("an FTP command cannot carry a file name with CR or LF")}}
+	}
+	return nil
+}
 
 // rootChain lists the directories from the top down to the root that may
 // need creating: those below the login directory for a root relative to it

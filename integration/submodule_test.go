@@ -27,15 +27,8 @@ func TestSubmodulePush(t *testing.T) {
 	for _, tc := range targets {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := tc.start(t)
-			lib := gittest.New(t)
-			lib.Write("lib.js", []byte("v1\n"))
-			lib.Write("css/lib.css", []byte("body{}\n"))
-			lib.Write("old/gone.txt", []byte("to be deleted\n"))
-			lib.Commit("lib one")
-			super := gittest.New(t)
-			super.Write("index.html", []byte("<script src=vendor/lib/lib.js>\n"))
-			super.Git("-c", "protocol.file.allow=always", "submodule", "add", "-q", lib.Dir, "vendor/lib")
-			super.Commit("super one")
+			lib, super := submoduleRepos(t, "<script src=vendor/lib/lib.js>\n",
+				map[string]string{"lib.js": "v1\n", "css/lib.css": "body{}\n", "old/gone.txt": "to be deleted\n"})
 
 			mustGftp(t, srv, super.Dir, "init", srv.URL)
 			files, marker, temps := served(t, srv.Root)
@@ -57,9 +50,7 @@ func TestSubmodulePush(t *testing.T) {
 			lib.Write("js/extra.js", []byte("extra\n"))
 			lib.Remove("old/gone.txt")
 			lib.Commit("lib two")
-			super.Git("-C", filepath.Join("vendor", "lib"), "-c", "protocol.file.allow=always", "pull", "-q", "--ff-only", "origin", "main")
-			super.Git("add", "vendor/lib")
-			super.Commit("super two")
+			movePointer(t, super, "super two")
 			mustGftp(t, srv, super.Dir, "push", srv.URL)
 			files, marker, temps = served(t, srv.Root)
 			want["vendor/lib/lib.js"] = "v2\n"
@@ -74,6 +65,31 @@ func TestSubmodulePush(t *testing.T) {
 	}
 }
 
+// submoduleRepos makes the repository lib with libFiles, and a
+// superproject with index.html that adds it as vendor/lib with `git
+// submodule add`, as users do.
+func submoduleRepos(t *testing.T, index string, libFiles map[string]string) (lib, super *gittest.Repo) {
+	t.Helper()
+	lib = gittest.New(t)
+	for name, content := range libFiles {
+		lib.Write(name, []byte(content))
+	}
+	lib.Commit("lib one")
+	super = gittest.New(t)
+	super.Write("index.html", []byte(index))
+	super.Git("-c", "protocol.file.allow=always", "submodule", "add", "-q", lib.Dir, "vendor/lib")
+	super.Commit("super one")
+	return lib, super
+}
+
+// movePointer brings vendor/lib to lib's newest commit and commits that.
+func movePointer(t *testing.T, super *gittest.Repo, msg string) {
+	t.Helper()
+	super.Git("-C", filepath.Join("vendor", "lib"), "-c", "protocol.file.allow=always", "pull", "-q", "--ff-only", "origin", "main")
+	super.Git("add", "vendor/lib")
+	super.Commit(msg)
+}
+
 func compare(t *testing.T, when string, got, want map[string]string) {
 	t.Helper()
 	for name, content := range want {
@@ -86,4 +102,46 @@ func compare(t *testing.T, when string, got, want map[string]string) {
 			t.Errorf("%s: unexpected %s on the server", when, name)
 		}
 	}
+}
+
+// TestSubmoduleGitFTP: git-ftp and gftp put a submodule in the same place
+// with the same markers, so each continues the other's deploy: git-ftp
+// inits, gftp pushes a moved pointer, git-ftp pushes the next one.
+func TestSubmoduleGitFTP(t *testing.T) {
+	srv := servers.Start(t, servers.VsftpdFTPES12)
+	lib, super := submoduleRepos(t, "home\n", map[string]string{"lib.js": "v1\n", "old.txt": "to be deleted\n"})
+	move := func(content string) {
+		lib.Write("lib.js", []byte(content))
+		lib.Remove("old.txt")
+		lib.Commit("lib " + content)
+		movePointer(t, super, "super "+content)
+	}
+	check := func(when, libJS string, old bool) {
+		t.Helper()
+		files, marker, _ := served(t, srv.Root)
+		want := map[string]string{
+			"index.html":              "home\n",
+			".gitmodules":             "[submodule \"vendor/lib\"]\n\tpath = vendor/lib\n\turl = " + lib.Dir + "\n",
+			"vendor/lib/lib.js":       libJS,
+			"vendor/lib/.git-ftp.log": lib.Git("rev-parse", "HEAD") + "\n",
+		}
+		if old {
+			want["vendor/lib/old.txt"] = "to be deleted\n"
+		}
+		compare(t, when, files, want)
+		if marker != super.Git("rev-parse", "HEAD")+"\n" {
+			t.Errorf("%s: marker %q", when, marker)
+		}
+	}
+	// git-ftp passes --insecure to its submodule runs, never --cacert.
+	gitFTP(t, srv, super.Dir, "init", "--insecure", srv.URL)
+	check("after git-ftp init", "v1\n", true)
+	move("v2\n")
+	mustGftp(t, srv, super.Dir, "push", srv.URL)
+	check("after gftp push", "v2\n", false)
+	lib.Write("old.txt", []byte("back\n"))
+	lib.Commit("old back")
+	move("v3\n")
+	gitFTP(t, srv, super.Dir, "push", "--insecure", srv.URL)
+	check("after git-ftp push", "v3\n", false)
 }

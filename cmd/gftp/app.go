@@ -580,6 +580,7 @@ func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.
 	deployed, err := deploy.ReadMarker(ctx, r, marker)
 	switch {
 	case err == nil:
+		a.out.rep.setDeployed(deployed)
 		return usageErr("use 'gftp push' to deploy the changes since then; to start over, delete "+marker+" on the server first",
 			"%s is already deployed at %s (found in %s)", deployed.String()[:7], t.display, marker)
 	case !errors.Is(err, deploy.ErrNoMarker):

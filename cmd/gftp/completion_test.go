@@ -115,7 +115,7 @@ func TestManPage(t *testing.T) {
 		t.Fatalf("gftp man exited %d: %s", code, errb.String())
 	}
 	if out.String() != string(want) {
-		t.Errorf("docs/gftp.1 differs from what gftp man prints: run make man")
+		t.Errorf("docs/gftp.1 differs from what gftp man prints: a command or flag changed; run make man and commit docs/gftp.1")
 	}
 	if got := manPage(newApp(nil, &bytes.Buffer{}, &bytes.Buffer{}).command()); got != out.String() {
 		t.Errorf("the man page of the command definitions differs from gftp man's")

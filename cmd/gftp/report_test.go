@@ -210,6 +210,11 @@ func TestJSONFailures(t *testing.T) {
 		t.Fatalf("init: %+v", res)
 	}
 	one := res.Deployed
+	// init over a deploy: 2, and the deployed commit it found.
+	out, _, code = gftpRun(t, repo.Dir, nil, "init", "--json", srv)
+	if _, res = parseJSONOut(t, out); code != exitUsage || res.Previous != one || res.Deployed != one || res.Uploaded != 0 {
+		t.Errorf("init over a deploy: exit %d %+v", code, res)
+	}
 	repo.Write("b.txt", []byte("b\n"))
 	repo.Write("c.txt", []byte("c\n"))
 	two := repo.Commit("two")

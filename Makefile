@@ -12,7 +12,7 @@ FUZZ_TARGETS  = ./deploy:FuzzParseMarker ./deploy:FuzzIgnore ./deploy:FuzzInclud
                 ./diag:FuzzParsePASV ./diag:FuzzParseEPSV ./diag:FuzzParseFEAT ./remote/ftp:FuzzParseMLSD \
                 ./remote/ftp:FuzzParseDigestReply ./remote/ftp:FuzzHashWayFrom
 
-.PHONY: all build demo test test-short lint fuzz bench man clean
+.PHONY: all build demo test test-short lint fuzz bench man soak clean
 
 all: build
 
@@ -64,6 +64,14 @@ bench:
 # when the checked-in one differs.
 man:
 	$(GO) run ./cmd/gftp man > docs/gftp.1
+
+# The kill-anywhere test at full length: 50 kills per target (vsftpd FTPES,
+# proftpd, OpenSSH, versitygw), each followed by the same command again.
+# A failure prints GFTP_CRASH_SEED=N to replay it. About 20 minutes.
+CRASH_ROUNDS  ?= 50
+soak:
+	GFTP_REAL_SERVERS=1 GFTP_CRASH_ROUNDS=$(CRASH_ROUNDS) \
+		$(GO) test -count=1 -timeout 120m -run '^TestCrash' -v ./integration/
 
 clean:
 	rm -rf bin

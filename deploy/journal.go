@@ -124,6 +124,10 @@ func (w *journalWriter) put(data []byte) error {
 	return err
 }
 
+// RemoveJournal removes the journal, if any: the deployed commit is in
+// place, and nothing is left to resume.
+func RemoveJournal(ctx context.Context, r remote.Remote) error { return removeJournal(ctx, r) }
+
 func removeJournal(ctx context.Context, r remote.Remote) error {
 	err := r.Remove(ctx, JournalName)
 	if errors.Is(err, fs.ErrNotExist) {

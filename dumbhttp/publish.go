@@ -58,6 +58,10 @@ type Options struct {
 	// that a clone that already read the old list can still fetch them; a
 	// later publish removes them.
 	Repack bool
+	// Leftovers says a dead publish may have left temporary files beside
+	// the small files it writes (the root, info/, objects/info/), not only
+	// in objects/pack: they are removed from there too.
+	Leftovers bool
 	// Jobs caps the uploads and deletions run at once (at least 1).
 	Jobs int
 	// Logger receives Info lines for what is written and deleted, and Debug
@@ -134,7 +138,7 @@ type target struct {
 	listed                            []string // objects/info/packs, in order
 	files                             map[string]remote.FileInfo
 	looseRefs                         []string
-	temps                             []string // in objects/pack, from earlier runs
+	temps                             []string // temporary files of earlier runs (remote names)
 }
 
 // Publish makes the repository at repoDir available over dumb HTTP from the
@@ -381,9 +385,19 @@ func Publish(ctx context.Context, repoDir string, r remote.Remote, opts Options)
 	for _, u := range all {
 		res.Uploaded = append(res.Uploaded, u.name)
 	}
-	var tempDeletes []string
-	for _, name := range t.temps {
-		tempDeletes = append(tempDeletes, packDir+"/"+name)
+	tempDeletes := t.temps
+	if opts.Leftovers {
+		for _, d := range []string{"", "info", "objects/info"} {
+			entries, err := r.List(ctx, d)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+			for _, e := range entries {
+				if !e.IsDir && remote.IsTemp(e.Name) {
+					tempDeletes = append(tempDeletes, remote.Join(d, e.Name))
+				}
+			}
+		}
 	}
 	res.Deleted = slices.Concat(looseDeletes, packDeletes, tempDeletes)
 	res.UpToDate = len(all) == 0 && len(res.Changes) == 0
@@ -501,8 +515,8 @@ func Publish(ctx context.Context, repoDir string, r remote.Remote, opts Options)
 			return nil, err
 		}
 	}
-	// Temporary files an interrupted publish left in objects/pack, which can
-	// be large. Failing to remove them fails nothing.
+	// Temporary files an interrupted publish left (in objects/pack they can
+	// be large). Failing to remove them fails nothing.
 	for _, name := range tempDeletes {
 		if err := deleteOne(name); err != nil {
 			log.Warn("cannot remove a leftover temporary file", "name", name, "err", err)
@@ -568,7 +582,7 @@ func readTarget(ctx context.Context, r remote.Remote) (*target, error) {
 		switch {
 		case e.IsDir:
 		case remote.IsTemp(e.Name):
-			t.temps = append(t.temps, e.Name)
+			t.temps = append(t.temps, packDir+"/"+e.Name)
 		default:
 			t.files[e.Name] = e
 		}

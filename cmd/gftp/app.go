@@ -32,9 +32,9 @@ type app struct {
 	verbose        int
 	log            *slog.Logger
 	getwd          func() (string, error)
-	// lockBroken is set when the lock taken replaced a dead deploy's:
-	// that deploy may have left temporary files and a journal.
-	lockBroken bool
+	// brokenLock is the holder of a dead deploy's lock that the lock taken
+	// replaced: that deploy may have left temporary files and a journal.
+	brokenLock *deploy.LockInfo
 	out        *output // --json and CI-native output (report.go, ci.go)
 }
 
@@ -249,7 +249,7 @@ func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commi
 		return nil, nil, err
 	}
 	a.logCreated(l.Created)
-	a.lockBroken = l.Broken != nil
+	a.brokenLock = l.Broken
 	a.log.Info("lock taken", "name", deploy.LockName)
 	release = func() {
 		if err := l.Release(ctx); err != nil {
@@ -579,6 +579,11 @@ func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.
 	marker := a.markerName(t)
 	deployed, err := deploy.ReadMarker(ctx, r, marker)
 	switch {
+	case err == nil && a.finishesDeadInit(deployed, to.Hash):
+		a.out.rep.setUpToDate()
+		a.tidyUpToDate(ctx, r)
+		fmt.Fprintf(a.stdout, "Everything up to date: %s is deployed at %s.\n", short(to.Hash), t.display)
+		return nil
 	case err == nil:
 		a.out.rep.setDeployed(deployed)
 		return usageErr("use 'gftp push' to deploy the changes since then; to start over, delete "+marker+" on the server first",
@@ -627,6 +632,7 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 	a.out.rep.setDeployed(from)
 	if from == to.Hash && !all && !cmd.Bool("repair") {
 		a.out.rep.setUpToDate()
+		a.tidyUpToDate(ctx, r)
 		fmt.Fprintf(a.stdout, "Everything up to date: %s is deployed at %s.\n", short(to.Hash), t.display)
 		return nil
 	}
@@ -675,7 +681,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 		return nil
 	}
 	prog := newProgress(a.stderr, plan, a.verbose >= 0 && a.verbose < 2)
-	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: observers{prog, a.out.rep}, Logger: a.log, Retry: a.retryPolicy(cmd), Leftovers: a.lockBroken}
+	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: observers{prog, a.out.rep}, Logger: a.log, Retry: a.retryPolicy(cmd), Leftovers: a.brokenLock != nil}
 	res, err := ex.Run(ctx, plan)
 	prog.Finish()
 	if err != nil {

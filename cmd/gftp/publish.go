@@ -35,13 +35,14 @@ func (a *app) publishDumbCmd(ctx context.Context, cmd *cli.Command) error {
 	s.publish()
 	t, r := s.target, s.r
 	res, err := dumbhttp.Publish(ctx, t.repo.Dir, r, dumbhttp.Options{
-		Refs:   cmd.StringSlice("refs"),
-		Head:   cmd.String("head"),
-		DryRun: cmd.Bool("dry-run"),
-		Force:  cmd.Bool("force"),
-		Repack: cmd.Bool("repack"),
-		Jobs:   int(cmd.Int("jobs")),
-		Logger: a.log,
+		Refs:      cmd.StringSlice("refs"),
+		Head:      cmd.String("head"),
+		DryRun:    cmd.Bool("dry-run"),
+		Force:     cmd.Bool("force"),
+		Repack:    cmd.Bool("repack"),
+		Jobs:      int(cmd.Int("jobs")),
+		Logger:    a.log,
+		Leftovers: a.brokenLock != nil,
 	})
 	switch {
 	case errors.Is(err, dumbhttp.ErrDiverged):

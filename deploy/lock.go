@@ -324,6 +324,9 @@ func tryLock(ctx context.Context, r remote.Remote, info LockInfo) (*Lock, error)
 			return nil, objectLockedBy(ctx, r)
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				undoObjectLock(ctx, r, info.Run)
+			}
 			return nil, fmt.Errorf("take lock: %w", err)
 		}
 		return &Lock{r: r, object: true}, nil
@@ -344,7 +347,14 @@ func tryLock(ctx context.Context, r remote.Remote, info LockInfo) (*Lock, error)
 		}
 		return nil, dirLockedBy(ctx, r, entry)
 	case lockErr != nil:
+		if ctx.Err() != nil {
+			// Interrupted: the server may have made the lock anyway.
+			undoLock(ctx, r, entry)
+		}
 		return nil, fmt.Errorf("take lock: %w", lockErr)
+	case entryErr != nil && ctx.Err() != nil:
+		undoLock(ctx, r, entry)
+		return nil, fmt.Errorf("take lock: %w", entryErr)
 	case entryErr != nil:
 		// The lock is ours, but bare: say who we are once more.
 		if err := r.Mkdir(ctx, path.Join(LockName, entry)); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -353,6 +363,40 @@ func tryLock(ctx context.Context, r remote.Remote, info LockInfo) (*Lock, error)
 		}
 	}
 	return &Lock{r: r, entry: entry}, nil
+}
+
+// undoLock removes what an interrupted tryLock may have made: our name in
+// the lock, then the lock, which a Rmdir removes only when empty, so never
+// another deploy's.
+func undoLock(ctx context.Context, r remote.Remote, entry string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	// Twice: an interrupted request may still reach the server (an SFTP
+	// one goes on in the background) after the first pass.
+	for pass := 0; pass < 2; pass++ {
+		if pass > 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
+		_ = r.Rmdir(ctx, path.Join(LockName, entry))
+		_ = r.Rmdir(ctx, LockName)
+	}
+}
+
+// undoObjectLock removes an S3 lock that an interrupted conditional PUT may
+// have written, when it is ours (its run id).
+func undoObjectLock(ctx context.Context, r remote.Remote, run string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	rc, err := r.Open(ctx, LockName)
+	if err != nil {
+		return
+	}
+	data, _ := io.ReadAll(io.LimitReader(rc, 1<<16))
+	rc.Close()
+	var info LockInfo
+	if json.Unmarshal(data, &info) == nil && info.Run == run {
+		_ = r.Remove(ctx, LockName)
+	}
 }
 
 // objectLockedBy reads an S3 lock's holder from its body; the object's

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +42,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	a.setupOutput(root, args, os.Getenv)
 	force := func(reason string) { a.exit(forcedExitError(reason)) }
 	forcedExit.Store(&force)
-	return a.exit(root.Run(ctx, args))
+	err := root.Run(ctx, args)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, context.Canceled) {
+		// A signal stopped the run, whatever failed on the way (a git
+		// command killed with the context, a connection cut): exit 130.
+		err = errors.Join(context.Canceled, err)
+	}
+	return a.exit(err)
 }
 
 // cleanupBudget bounds the clean exit after the first signal: CI runners

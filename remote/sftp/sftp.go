@@ -605,19 +605,10 @@ func (r *Remote) Remove(ctx context.Context, name string) error {
 	}, nil)
 }
 
-// Mkdir implements remote.Remote. OpenSSH answers SSH_FX_FAILURE for an
-// existing name (SFTP v3 has no "exists" code), so a failure is checked
-// with a Stat.
+// Mkdir implements remote.Remote (see mkdirOn).
 func (r *Remote) Mkdir(ctx context.Context, name string) error {
 	return r.run(ctx, "mkdir", name, func(c *sftplib.Client) error {
-		err := c.Mkdir(r.path(name))
-		if err == nil || errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		if _, serr := c.Lstat(r.path(name)); serr == nil {
-			return fs.ErrExist
-		}
-		return err
+		return mkdirOn(c, r.path(name))
 	}, nil)
 }
 

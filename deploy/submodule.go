@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -196,15 +199,29 @@ func SubmoduleMarkers(ctx context.Context, repo *Repo, commit *object.Commit, sy
 	if err != nil {
 		return nil, err
 	}
+	// The submodules are those .gitmodules names (git submodule status
+	// reads it too): no walk of a big tree.
+	e, err := tree.FindEntry(".gitmodules")
+	if err != nil || !e.Mode.IsFile() {
+		return nil, nil
+	}
+	data, err := repo.readBlob(e.Hash)
+	if err != nil {
+		return nil, err
+	}
+	mods := config.NewModules()
+	if err := mods.Unmarshal(data); err != nil {
+		return nil, fmt.Errorf(".gitmodules: %w", err)
+	}
+	paths := make([]string, 0, len(mods.Submodules))
+	for _, m := range mods.Submodules {
+		paths = append(paths, strings.Trim(path.Clean("/"+m.Path), "/"))
+	}
+	sort.Strings(paths)
 	var out []Submodule
-	walker := object.NewTreeWalker(tree, true, nil)
-	defer walker.Close()
-	for {
-		name, e, err := walker.Next()
-		if err != nil {
-			break
-		}
-		if e.Mode != filemode.Submodule {
+	for _, name := range paths {
+		e, err := tree.FindEntry(name)
+		if err != nil || e.Mode != filemode.Submodule {
 			continue
 		}
 		root := name

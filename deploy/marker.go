@@ -91,7 +91,7 @@ type stagedMarker struct {
 // stageMarker starts uploading h's marker to a temporary name, on
 // transports where the final write would otherwise be one (not S3).
 func stageMarker(ctx context.Context, r remote.Remote, name string, h plumbing.Hash) *stagedMarker {
-	if _, ok := remote.As[remote.DirectPutter](r); ok {
+	if a, ok := remote.As[remote.AtomicPutter](r); ok && a.PutIsAtomic() {
 		return nil
 	}
 	m := &stagedMarker{r: r, name: name, tmp: remote.TempName(name), done: make(chan struct{})}

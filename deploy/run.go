@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gftp/gftp/remote"
-	"github.com/gftp/gftp/remote/retry"
 )
 
 // Observer hears about the executor's progress. Its methods are called
@@ -40,9 +39,6 @@ type Executor struct {
 	Jobs     int          // parallel transfers (at least 1)
 	Observer Observer     // may be nil
 	Logger   *slog.Logger // may be nil
-	// Retry retries an upload that failed transiently, with a fresh read of
-	// its content each time (the zero Policy does not retry).
-	Retry retry.Policy
 	// Leftovers says a dead run may have left temporary files (the lock
 	// taken replaced its lock): they are removed from the directories this
 	// run touches, as when a journal is found.
@@ -399,34 +395,29 @@ func (e *Executor) sweepTemps(ctx context.Context, p *Plan, jobs int, log *slog.
 	})
 }
 
-// upload sends one file, reading its content afresh for each attempt. When
-// its directory is missing on the server (drift, or a directory that held
-// only ignored files), it creates it and tries once more.
+// upload sends one file. Its content is a source that the retry decorator
+// can replay, reopening it for each attempt. When the file's directory is
+// missing on the server (drift, or a directory that held only ignored
+// files), it creates it and tries once more.
 func (e *Executor) upload(ctx context.Context, a Action, obs Observer, total *atomic.Int64) error {
 	try := func() error {
-		rc, err := a.open(e.Repo)
+		src := &source{open: func() (io.ReadCloser, error) { return a.open(e.Repo) }, size: a.Size, a: a, obs: obs, total: total}
+		defer src.Close()
+		err := remote.PutAtomic(ctx, e.Remote, a.Path, src, a.Size)
 		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		cr := &countingReader{r: rc, a: a, obs: obs, total: total}
-		err = remote.PutAtomic(ctx, e.Remote, a.Path, cr, a.Size)
-		if err != nil {
-			total.Add(-cr.n) // sent again on retry, or not at all
+			total.Add(-src.n) // sent again, or not at all
 		}
 		return err
 	}
-	return e.Retry.Do(ctx, "upload", a.Path, func() error {
-		err := try()
-		if err != nil && errors.Is(err, fs.ErrNotExist) && ctx.Err() == nil {
-			if d := remote.Dir(a.Path); d != "" {
-				if merr := remote.MkdirAll(ctx, e.Remote, d); merr == nil {
-					err = try()
-				}
+	err := try()
+	if err != nil && errors.Is(err, fs.ErrNotExist) && ctx.Err() == nil {
+		if d := remote.Dir(a.Path); d != "" {
+			if merr := remote.MkdirAll(ctx, e.Remote, d); merr == nil {
+				err = try()
 			}
 		}
-		return err
-	})
+	}
+	return err
 }
 
 // unjoin splits an errors.Join result into its errors.
@@ -461,24 +452,6 @@ feed:
 	}
 	close(ch)
 	wg.Wait()
-}
-
-type countingReader struct {
-	r     io.Reader
-	a     Action
-	obs   Observer
-	total *atomic.Int64
-	n     int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if n > 0 {
-		c.n += int64(n)
-		c.total.Add(int64(n))
-		c.obs.Progress(c.a, int64(n))
-	}
-	return n, err
 }
 
 type nopObserver struct{}

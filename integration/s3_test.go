@@ -542,9 +542,17 @@ func TestS3CLI(t *testing.T) {
 	g := gittest.New(t)
 	g.Write("index.html", []byte("<h1>hi</h1>"))
 	g.Write("css/site.css", []byte("body{}"))
+	// More than one part: a multipart upload, which reads the size of a
+	// seekable body by seeking (the executor's content can seek, so that
+	// the retry decorator can replay it).
+	big := remotetest.Content(7, 6<<20+3)
+	g.Write("big.bin", big)
 	g.Commit("one")
 
 	r := mustGftp(t, srv, g.Dir, "init", "-vv", srv.URL+"cli")
+	if got, err := os.ReadFile(filepath.Join(srv.Root, "cli", "big.bin")); err != nil || !bytes.Equal(got, big) {
+		t.Errorf("big.bin on the server: %d bytes, %v; want %d bytes", len(got), err, len(big))
+	}
 	for _, want := range []string{"s3 request", "PutObject", "/cli/css/site.css", "status=200"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("-vv output lacks %q:\n%s", want, r.stderr)

@@ -70,7 +70,6 @@ type checked struct{ Remote }
 
 var (
 	_ AtomicPutter  = (*checked)(nil)
-	_ DirectPutter  = (*checked)(nil)
 	_ PutIfAbsenter = (*checked)(nil)
 	_ BatchRemover  = (*checked)(nil)
 	_ DirRemover    = (*checked)(nil)
@@ -153,7 +152,10 @@ func (c *checked) PutAtomic(ctx context.Context, name string, r io.Reader, size 
 	return PutViaTemp(ctx, c, name, r, size)
 }
 
-func (c *checked) PutIsAtomic() {}
+func (c *checked) PutIsAtomic() bool {
+	a, ok := As[AtomicPutter](c.Remote)
+	return ok && a.PutIsAtomic()
+}
 
 func (c *checked) PutIfAbsent(ctx context.Context, name string, r io.Reader) error {
 	if err := check("put", name); err != nil {

@@ -87,17 +87,16 @@ type FileInfo struct {
 	ModTime time.Time // zero when the server does not say
 }
 
-// AtomicPutter is implemented by transports whose Put already replaces a
-// file in one step (an S3 PUT), so that PutAtomic needs no temporary name.
+// AtomicPutter is implemented by transports that replace a file in one
+// step in a way of their own, cheaper than PutViaTemp's Put and Rename: an
+// S3 PUT is atomic by itself, and FTP pipelines the upload of a temporary
+// name with its rename.
 type AtomicPutter interface {
 	PutAtomic(ctx context.Context, name string, r io.Reader, size int64) error
-}
-
-// DirectPutter is implemented by transports whose Put itself replaces a
-// file in one step (an S3 PUT): there a temporary name and a rename would
-// only cost a copy.
-type DirectPutter interface {
-	PutIsAtomic()
+	// PutIsAtomic reports whether a plain Put already replaces the file in
+	// one step (S3): there PutAtomic is Put, and writing a temporary name
+	// now to rename it later would only cost a copy.
+	PutIsAtomic() bool
 }
 
 // Sentinel errors of the contract above, beside fs.ErrNotExist, fs.ErrExist

@@ -338,6 +338,10 @@ func (s *session) epsvAhead() bool {
 	return s.r.active == nil && !s.r.opts.DisableEPSV && !s.noEPSV
 }
 
+// PutIsAtomic implements remote.AtomicPutter: an FTP STOR is not atomic
+// (a reader sees the file grow), so PutAtomic goes through a temporary name.
+func (r *Remote) PutIsAtomic() bool { return false }
+
 // PutAtomic implements remote.AtomicPutter: it writes a temporary name and
 // renames it over name, with the fewest round trips the server allows (see
 // the top of this file).

@@ -76,7 +76,10 @@ type Remote struct {
 	Policy Policy
 }
 
-var _ remote.Remote = (*Remote)(nil)
+var (
+	_ remote.Remote       = (*Remote)(nil)
+	_ remote.AtomicPutter = (*Remote)(nil)
+)
 
 // New wraps r.
 func New(r remote.Remote, p Policy) *Remote { return &Remote{Remote: r, Policy: p} }
@@ -101,40 +104,56 @@ func (r *Remote) Open(ctx context.Context, name string) (rc io.ReadCloser, err e
 }
 
 // Put implements remote.Remote. A reader cannot be replayed unless it can
-// seek back to where it started; otherwise the caller retries with a fresh
-// reader (the deploy executor reopens the blob).
+// seek back to where it started; otherwise Put is tried once, and a caller
+// that wants retries hands over a reader that can seek (the deploy executor
+// reopens the blob).
 func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64) error {
-	seeker, ok := src.(io.Seeker)
-	var start int64
-	if ok {
-		var err error
-		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
-			ok = false
+	return r.replay(ctx, "put", name, src, func() error {
+		return r.Remote.Put(ctx, name, src, size)
+	})
+}
+
+// PutAtomic implements remote.AtomicPutter. It retries the whole atomic
+// write as one unit, on the Remote it wraps: the transport's own way, or
+// the upload of a temporary name and its rename. So this decorator is the
+// one layer that retries, and a rename never runs its own retries inside a
+// retried upload. Like Put, it replays only a reader that can seek.
+func (r *Remote) PutAtomic(ctx context.Context, name string, src io.Reader, size int64) error {
+	return r.replay(ctx, "put", name, src, func() error {
+		if a, ok := remote.As[remote.AtomicPutter](r.Remote); ok {
+			return a.PutAtomic(ctx, name, src, size)
 		}
+		return remote.PutViaTemp(ctx, r.Remote, name, src, size)
+	})
+}
+
+// PutIsAtomic implements remote.AtomicPutter for the transport it wraps.
+func (r *Remote) PutIsAtomic() bool {
+	a, ok := remote.As[remote.AtomicPutter](r.Remote)
+	return ok && a.PutIsAtomic()
+}
+
+// replay runs put under the policy, seeking src back to where it started
+// before each new attempt; a src that cannot seek gets one attempt.
+func (r *Remote) replay(ctx context.Context, op, name string, src io.Reader, put func() error) error {
+	seeker, ok := src.(io.Seeker)
+	if !ok {
+		return put()
+	}
+	start, err := seeker.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return put()
 	}
 	first := true
-	put := func() error {
+	return r.Policy.Do(ctx, op, name, func() error {
 		if !first {
 			if _, err := seeker.Seek(start, io.SeekStart); err != nil {
 				return err
 			}
 		}
 		first = false
-		return r.Remote.Put(ctx, name, src, size)
-	}
-	if !ok {
 		return put()
-	}
-	return r.Policy.Do(ctx, "put", name, put)
-}
-
-// PutAtomic passes through to a transport that is atomic by itself, so
-// that remote.PutAtomic still finds the capability through the decorator.
-func (r *Remote) PutAtomic(ctx context.Context, name string, src io.Reader, size int64) error {
-	if a, ok := remote.As[remote.AtomicPutter](r.Remote); ok {
-		return a.PutAtomic(ctx, name, src, size)
-	}
-	return remote.PutViaTemp(ctx, r, name, src, size)
+	})
 }
 
 // Rename implements remote.Remote. When an attempt's reply was lost after

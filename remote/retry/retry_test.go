@@ -146,3 +146,27 @@ func TestCancelStopsRetrying(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestPutAtomicRetriesOneLayer: the temporary upload and its rename are
+// retried together, as one unit, so that a failing rename is tried
+// Retries+1 times in all, never Retries+1 times inside each of Retries+1
+// uploads; and nothing temporary is left behind.
+func TestPutAtomicRetriesOneLayer(t *testing.T) {
+	ctx := context.Background()
+	r, dir, log := newFlaky(t, false, map[string]int{"rename": 1000})
+	data := []byte("never renamed")
+	err := remote.PutAtomic(ctx, r, "a.txt", bytes.NewReader(data), int64(len(data)))
+	if !errors.Is(err, remote.ErrTemporary) {
+		t.Fatalf("PutAtomic with a rename that always fails = %v, want a temporary failure", err)
+	}
+	f := r.Remote.(*flaky)
+	if tried := 1000 - f.left["rename"]; tried != r.Policy.Retries+1 {
+		t.Errorf("rename tried %d times, want %d (one layer of retries)", tried, r.Policy.Retries+1)
+	}
+	if n := strings.Count(log.String(), "retrying"); n != r.Policy.Retries {
+		t.Errorf("logged %d retries, want %d:\n%s", n, r.Policy.Retries, log.String())
+	}
+	if list, _ := os.ReadDir(dir); len(list) != 0 {
+		t.Errorf("left %v behind", list)
+	}
+}

@@ -542,8 +542,8 @@ func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64
 	return r.wrap(ctx, "put", name, err)
 }
 
-// PutIsAtomic implements remote.DirectPutter.
-func (r *Remote) PutIsAtomic() {}
+// PutIsAtomic implements remote.AtomicPutter: an S3 PUT is atomic.
+func (r *Remote) PutIsAtomic() bool { return true }
 
 // PutAtomic implements remote.AtomicPutter: an S3 PUT replaces the object
 // in one step, and readers never see a partial object.

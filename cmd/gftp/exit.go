@@ -223,11 +223,11 @@ func report(w io.Writer, err error) int {
 	if hint == "" {
 		hint = fallbackHint(err)
 	}
-	fmt.Fprintf(w, "gftp: error: %s\n", oneLine(cause))
+	fmt.Fprintf(w, "gftp: error: %s\n", oneLine(quoteErrNames(err, cause)))
 	var fe *deploy.FailedError
 	if errors.As(err, &fe) {
 		for _, f := range fe.Failures {
-			fmt.Fprintf(w, "gftp:   failed %s %s: %s\n", f.Action.Op, quoteName(f.Action.Path), oneLine(f.Err.Error()))
+			fmt.Fprintf(w, "gftp:   failed %s %s: %s\n", f.Action.Op, quoteName(f.Action.Path), oneLine(quoteErrNames(f.Err, f.Err.Error())))
 		}
 	}
 	if hint != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io/fs"
 	"strconv"
 	"strings"
 	"unicode"
@@ -33,4 +34,30 @@ func printable(s string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// quoteErrNames quotes, in msg (err's text, or what describe made of it),
+// the names of err's *fs.PathErrors that hold a control character, so that
+// an error names a file as the plan does.
+func quoteErrNames(err error, msg string) string {
+	var walk func(error)
+	walk = func(e error) {
+		if pe, ok := e.(*fs.PathError); ok && quoteName(pe.Path) != pe.Path {
+			msg = strings.ReplaceAll(msg, pe.Path, quoteName(pe.Path))
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			if next := u.Unwrap(); next != nil {
+				walk(next)
+			}
+		case interface{ Unwrap() []error }:
+			for _, next := range u.Unwrap() {
+				walk(next)
+			}
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return msg
 }

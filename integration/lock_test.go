@@ -1,14 +1,19 @@
 package integration_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/gftp/gftp/deploy"
 	"github.com/gftp/gftp/integration/servers"
 )
 
@@ -122,4 +127,72 @@ func writeOwned(t *testing.T, like, path, content string) {
 		t.Fatal(err)
 	}
 	chownLike(t, like, path)
+}
+
+// TestLockIdentityOnServers: a lock names its holder in its own directory
+// (or, on S3, its body). A holder elsewhere refuses the push with exit 7,
+// its identity and its age, and the refused push leaves nothing in the
+// lock; a holder on this host that no longer runs is broken at once, with
+// a warning, on every kind of transport.
+func TestLockIdentityOnServers(t *testing.T) {
+	host, _ := os.Hostname()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no true(1)")
+	}
+	me := deploy.NewLockInfo("push", "")
+	for name, start := range lockTargets() {
+		t.Run(name, func(t *testing.T) {
+			srv := start(t)
+			g, _ := initedRepo(t, srv)
+			put := func(info deploy.LockInfo) {
+				t.Helper()
+				if name == "versitygw" {
+					data, _ := json.Marshal(info)
+					r, err := openS3(t, srv.URL, s3Options(srv, nil))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer r.Close()
+					if err := r.Put(context.Background(), deploy.LockName, bytes.NewReader(data), int64(len(data))); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				lock := filepath.Join(srv.Root, deploy.LockName)
+				for _, d := range []string{lock, filepath.Join(lock, info.Entry())} {
+					if err := os.Mkdir(d, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					chownLike(t, srv.Root, d)
+				}
+			}
+			elsewhere := deploy.LockInfo{Host: "build-7", User: "alice", PID: 4242, Start: 1, Space: "deadbeef", Run: "aaaaaaaa",
+				Command: "push", Commit: "0123456789abcdef0123456789abcdef01234567", Time: time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)}
+			put(elsewhere)
+			g.Write("two.txt", []byte("two"))
+			head := g.Commit("two")
+			r := gftp(t, srv, g.Dir, "push", srv.URL)
+			expectFailure(t, r, 7, "locked by alice@build-7 (pid 4242, gftp push of 0123456)", "the lock is 2h0m", "--break-lock")
+			if name != "versitygw" {
+				des, _ := os.ReadDir(filepath.Join(srv.Root, deploy.LockName))
+				if len(des) != 1 || des[0].Name() != elsewhere.Entry() {
+					t.Errorf("the refused push left the lock holding %v", des)
+				}
+				os.RemoveAll(filepath.Join(srv.Root, deploy.LockName))
+			}
+
+			here := me
+			here.Host, here.PID, here.Run, here.Time = host, dead.Process.Pid, "bbbbbbbb", time.Now().UTC().Truncate(time.Second)
+			put(here)
+			r = mustGftp(t, srv, g.Dir, "push", srv.URL)
+			if !strings.Contains(r.stderr, "breaking the lock of a deploy on this host that no longer runs") {
+				t.Errorf("no warning for the dead holder's lock:\n%s", r.stderr)
+			}
+			checkServed(t, srv, g, head)
+			if _, err := os.Stat(filepath.Join(srv.Root, deploy.LockName)); !os.IsNotExist(err) {
+				t.Errorf("lock left: %v", err)
+			}
+		})
+	}
 }

@@ -91,6 +91,9 @@ func fullScenarios() []scenario {
 				},
 				{name: "init -s Staging", args: []string{"init", "-s", "Staging", "{cacert}"}, check: wantMarker("HEAD")},
 				{name: "push -s Staging", change: siteChange, args: []string{"push", "-s", "Staging", "{cacert}"}, check: wantMarker("HEAD")},
+				// git-ftp allows 0-9 a-z A-Z - _ / in a scope's name.
+				{name: "add-scope prod/EU_1", args: []string{"add-scope", "prod/EU_1", "{credurl}"}},
+				{name: "catchup -s prod/EU_1", change: commitFile("index.html", "two and a half\n"), args: []string{"catchup", "-s", "prod/EU_1", "{cacert}"}, check: wantMarker("HEAD")},
 				{name: "remove-scope Staging", args: []string{"remove-scope", "Staging"}},
 				{name: "push -s Staging after remove-scope", change: commitFile("index.html", "three\n"), args: []string{"push", "-s", "Staging", "{cacert}"}, code: 3, check: wantMarker("HEAD~1")},
 			},

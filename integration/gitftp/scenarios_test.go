@@ -4,6 +4,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -170,8 +171,9 @@ func coreScenarios() []scenario {
 						emptiedDirs("old/", "keep/sub/")),
 				},
 				{
-					name:  "nothing to push",
-					args:  []string{"push", "{auth}", "{url}"},
+					// git-ftp takes the action anywhere on the line.
+					name:  "nothing to push, options and URL before the action",
+					args:  []string{"{auth}", "{url}", "push"},
 					check: wantMarker("HEAD"),
 				},
 			},
@@ -208,6 +210,26 @@ func coreScenarios() []scenario {
 					args:   []string{"push", "{auth}", "{url}", "--enable-post-errors"},
 					code:   9,
 					check:  checks(wantMarker("HEAD"), hookCount(4, 4)),
+				},
+				{
+					// git-ftp runs both hooks in a dry run; gftp runs
+					// pre-ftp-push only (README: "Coming from git-ftp").
+					name:        "push --dry-run",
+					change:      both(touchGit("fail-post", true), commitFile("index.html", "five\n")),
+					args:        []string{"push", "{auth}", "--dry-run", "{url}"},
+					hooksUnlike: true,
+					check: checks(wantMarker("HEAD~1"), hookCount(5, 5), func(t *testing.T, r *stepRun) {
+						ref := hookRuns(t, r.lanes[0])
+						for i, l := range r.lanes[1:] {
+							want := ref
+							if r.tools[i+1] == gftp {
+								want = ref[:len(ref)-1]
+							}
+							if got := hookRuns(t, l); !reflect.DeepEqual(got, want) {
+								t.Errorf("%s's hooks ran otherwise than %s's:\n got %q\nwant %q", l.name, r.tools[i+1], got, want)
+							}
+						}
+					}),
 				},
 			},
 		},

@@ -12,7 +12,7 @@ FUZZ_TARGETS  = ./deploy:FuzzParseMarker ./deploy:FuzzIgnore ./deploy:FuzzInclud
                 ./diag:FuzzParsePASV ./diag:FuzzParseEPSV ./diag:FuzzParseFEAT ./remote/ftp:FuzzParseMLSD \
                 ./remote/ftp:FuzzParseDigestReply ./remote/ftp:FuzzHashWayFrom
 
-.PHONY: all build demo test test-short lint fuzz bench man soak clean
+.PHONY: all build demo test test-short lint fuzz bench man soak release clean
 
 all: build
 
@@ -73,5 +73,20 @@ soak:
 	GFTP_REAL_SERVERS=1 GFTP_CRASH_ROUNDS=$(CRASH_ROUNDS) \
 		$(GO) test -count=1 -timeout 120m -run '^TestCrash' -v ./integration/
 
+# Static binaries for every platform a CI runner has, named
+# gftp-<GOOS>-<GOARCH>[.exe] (the names .github/action/install.sh asks
+# the release for), and their SHA256SUMS.
+RELEASE_TARGETS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+RELEASE_FLAGS    = -trimpath -buildvcs=false -ldflags "-s -w -X main.version=$(VERSION)"
+release:
+	rm -rf dist && mkdir -p dist
+	@set -e; for t in $(RELEASE_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; ext=; \
+		case $$os in windows) ext=.exe;; esac; \
+		echo "build dist/gftp-$$os-$$arch$$ext"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(RELEASE_FLAGS) -o dist/gftp-$$os-$$arch$$ext ./cmd/gftp; \
+	done
+	cd dist && sha256sum gftp-* > SHA256SUMS && cat SHA256SUMS
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

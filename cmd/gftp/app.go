@@ -417,7 +417,7 @@ func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, s *settings, 
 }
 
 func runPasswordCommand(ctx context.Context, command, dir string) (string, error) {
-	c := exec.CommandContext(ctx, "sh", "-c", command)
+	c := shellCommand(ctx, command)
 	c.Dir = dir
 	c.Stderr = os.Stderr
 	out, err := c.Output()

@@ -12,7 +12,7 @@ FUZZ_TARGETS  = ./deploy:FuzzParseMarker ./deploy:FuzzIgnore ./deploy:FuzzInclud
                 ./diag:FuzzParsePASV ./diag:FuzzParseEPSV ./diag:FuzzParseFEAT ./remote/ftp:FuzzParseMLSD \
                 ./remote/ftp:FuzzParseDigestReply ./remote/ftp:FuzzHashWayFrom
 
-.PHONY: all build demo test test-short lint fuzz bench man soak release clean
+.PHONY: all build demo test test-short lint fuzz bench man soak release image clean
 
 all: build
 
@@ -87,6 +87,17 @@ release:
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(RELEASE_FLAGS) -o dist/gftp-$$os-$$arch$$ext ./cmd/gftp; \
 	done
 	cd dist && sha256sum gftp-* > SHA256SUMS && cat SHA256SUMS
+
+# The container image, built without a container daemon (README, "The
+# container image"): dist/image (an OCI image layout) and dist/gftp-image.tar
+# (for docker load). git and sh come from this machine (Debian 12), so the
+# image is for this machine's architecture.
+IMAGE_ARCH    ?= $(shell $(GO) env GOARCH)
+image:
+	mkdir -p dist
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build $(RELEASE_FLAGS) -o dist/gftp-linux-$(IMAGE_ARCH) ./cmd/gftp
+	$(GO) run ./internal/cmd/mkimage -gftp dist/gftp-linux-$(IMAGE_ARCH) -arch $(IMAGE_ARCH) \
+		-version $(VERSION) -oci dist/image -docker dist/gftp-image.tar
 
 clean:
 	rm -rf bin dist

@@ -232,9 +232,9 @@ func TestServerInfoMatchesGit(t *testing.T) {
 		t.Errorf("a new tag object: %d new objects, want 1", res.NewObjects)
 	}
 	check("new nested tag")
-	// A removed ref: no objects, info/refs shrinks.
+	// A removed ref: no objects, info/refs shrinks (with Prune).
 	git(t, src, "tag", "-d", "light")
-	res = publish(t, src, dst, Options{})
+	res = publish(t, src, dst, Options{Prune: true})
 	if res.Pack != "" || len(res.Changes) != 1 || !res.Changes[0].New.IsZero() {
 		t.Errorf("ref removal: %+v", res)
 	}
@@ -295,8 +295,9 @@ func TestDivergedTarget(t *testing.T) {
 	publish(t, a, dst, Options{})
 	before := readFileT(t, filepath.Join(dst, "info", "refs"))
 	_, err := tryPublish(b, dst, Options{})
-	if !errors.Is(err, ErrDiverged) {
-		t.Fatalf("publish over someone else's refs: %v, want ErrDiverged", err)
+	var rej *RejectedError
+	if !errors.As(err, &rej) || !rej.FetchFirst() {
+		t.Fatalf("publish over someone else's refs: %v, want a RejectedError (fetch first)", err)
 	}
 	if !strings.Contains(err.Error(), "refs/heads/main") {
 		t.Errorf("error does not name the ref: %v", err)
@@ -312,7 +313,17 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	requireGit(t)
 	src := newRepo(t)
 	dst := t.TempDir()
-	res := publish(t, src, dst, Options{DryRun: true})
+	plan := func() *Result {
+		t.Helper()
+		lr, _ := local.New(dst)
+		p, err := NewPlan(context.Background(), src, lr, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		return p.Result()
+	}
+	res := plan()
 	if !res.DryRun || len(res.Uploaded) == 0 || res.NewObjects == 0 {
 		t.Errorf("dry run: %+v", res)
 	}
@@ -322,7 +333,7 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	publish(t, src, dst, Options{})
 	commit(t, src, "x", "x")
 	before := packFiles(t, dst)
-	res = publish(t, src, dst, Options{DryRun: true})
+	res = plan()
 	if res.UpToDate || res.NewObjects != 3 {
 		t.Errorf("dry run after a commit: %+v", res)
 	}
@@ -355,6 +366,10 @@ func TestRefPatternsAndHead(t *testing.T) {
 		t.Errorf("HEAD = %q", got)
 	}
 	if _, err := tryPublish(src, dst, Options{Refs: []string{"v*"}, Head: "main"}); !errors.Is(err, ErrHeadNotPublished) {
+		t.Errorf("head neither selected nor published: %v", err)
+	}
+	// dev is no longer selected, but it stays published, so HEAD may name it.
+	if _, err := tryPublish(src, dst, Options{Refs: []string{"v*"}, Head: "dev"}); err != nil {
 		t.Errorf("head outside the published refs: %v", err)
 	}
 }
@@ -529,7 +544,7 @@ func TestTargetChangedDuringPublish(t *testing.T) {
 	if !bytes.Equal(packedRefs, readFileT(t, filepath.Join(dst, "packed-refs"))) {
 		t.Error("packed-refs changed after the conflict was seen")
 	}
-	res := publish(t, src, dst, Options{})
+	res := publish(t, src, dst, Options{Prune: true})
 	for _, u := range res.Uploaded {
 		if strings.HasPrefix(u, "objects/pack/") {
 			t.Errorf("the pack the failed publish left was uploaded again: %q", res.Uploaded)

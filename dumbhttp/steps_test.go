@@ -77,7 +77,7 @@ func TestEveryStepIsConsistent(t *testing.T) {
 		}, Options{}},
 		{"repack", func() { commit(t, src, "s2.txt", "two\n") }, Options{Repack: true}},
 		{"after repack", func() { commit(t, src, "s3.txt", "three\n") }, Options{}},
-		{"branch deleted", func() { git(t, src, "branch", "-D", "feature/x") }, Options{}},
+		{"branch deleted", func() { git(t, src, "branch", "-D", "feature/x") }, Options{Prune: true}},
 		{"HEAD moves to a new branch", func() {
 			git(t, src, "branch", "next")
 			git(t, src, "checkout", "-q", "next")

@@ -264,3 +264,81 @@ func dumbPublishFTP(t *testing.T, kind servers.Kind) {
 	check(url)
 	sameAsGit()
 }
+
+// TestDumbPublishRefsLikeGitPush is issue 15's scenario through the gftp
+// binary and vsftpd (FTPES), cloned with git over HTTP: main and feature
+// are published, then a fresh single-branch clone whose main is older
+// publishes. Nothing is rewound or deleted: exit 8 with a hint, and a clone
+// still sees both branches at their published commits. With --force main
+// moves back, and with --prune feature goes; a clone sees each move.
+func TestDumbPublishRefsLikeGitPush(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	srv := servers.Start(t, servers.VsftpdFTPES13)
+	url := under(srv, "project.git")
+	web := httptest.NewServer(http.FileServer(http.Dir(srv.Root)))
+	defer web.Close()
+	cloneRefs := func() string {
+		t.Helper()
+		c := filepath.Join(t.TempDir(), "clone")
+		mustDumbGit(t, "", "clone", "-q", web.URL+"/project.git", c)
+		mustDumbGit(t, c, "fsck", "--full", "--strict")
+		return dumbRefs(t, c, true)
+	}
+
+	g := gittest.New(t)
+	g.Write("index.html", []byte("one"))
+	g.Commit("one")
+	g.Write("index.html", []byte("two"))
+	newMain := g.Commit("two")
+	g.Git("branch", "feature")
+	mustGftp(t, srv, g.Dir, "publish-dumb", url)
+	// dumbRefs sorts "<oid> <name>" lines.
+	refs := func(lines ...string) string { sort.Strings(lines); return strings.Join(lines, "\n") }
+	published := refs(newMain+" refs/heads/feature", newMain+" refs/heads/main")
+	if got := cloneRefs(); got != published {
+		t.Fatalf("after the first publish a clone has\n%s\nwant\n%s", got, published)
+	}
+
+	// A CI checkout: one branch, older than the published one.
+	ci := filepath.Join(t.TempDir(), "ci")
+	mustDumbGit(t, "", "clone", "-q", "--single-branch", "--no-tags", "-b", "main", g.Dir, ci)
+	mustDumbGit(t, ci, "reset", "-q", "--hard", "HEAD~1")
+	oldMain := mustDumbGit(t, ci, "rev-parse", "HEAD")
+
+	r := gftp(t, srv, ci, "publish-dumb", url)
+	if r.code != 8 {
+		t.Fatalf("publish of an older main exited %d, want 8\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"rejected", "refs/heads/main", "non-fast-forward", "kept", "refs/heads/feature"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "gftp: error: ") || !strings.Contains(r.stderr, "gftp: hint: ") || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("want one error and a hint naming --force:\n%s", r.stderr)
+	}
+	if got := cloneRefs(); got != published {
+		t.Fatalf("a refused publish changed what a clone sees:\n%s\nwant\n%s", got, published)
+	}
+
+	// --force rewinds main; feature stays.
+	r = mustGftp(t, srv, ci, "publish-dumb", "--force", url)
+	if !strings.Contains(r.stdout, "forced") || !strings.Contains(r.stdout, "kept") {
+		t.Errorf("forced publish printed:\n%s", r.stdout)
+	}
+	want := refs(newMain+" refs/heads/feature", oldMain+" refs/heads/main")
+	if got := cloneRefs(); got != want {
+		t.Fatalf("after --force a clone has\n%s\nwant\n%s", got, want)
+	}
+
+	// --prune deletes feature, which the checkout lacks.
+	r = mustGftp(t, srv, ci, "publish-dumb", "--prune", url)
+	if !strings.Contains(r.stdout, "deleted") {
+		t.Errorf("pruning publish printed:\n%s", r.stdout)
+	}
+	if got, want := cloneRefs(), oldMain+" refs/heads/main"; got != want {
+		t.Fatalf("after --prune a clone has\n%s\nwant\n%s", got, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,9 +139,10 @@ type jsonPublish struct {
 }
 
 type jsonRef struct {
-	Name string `json:"name"`
-	Old  string `json:"old"`
-	New  string `json:"new"`
+	Name   string `json:"name"`
+	Old    string `json:"old"`
+	New    string `json:"new"`
+	Update string `json:"update"`
 }
 
 type jsonCommit struct {
@@ -311,8 +313,8 @@ func (r *reporter) show(c *object.Commit) {
 func (r *reporter) published(res *dumbhttp.Result) {
 	p := &jsonPublish{Refs: []jsonRef{}, UploadedFiles: append([]string{}, res.Uploaded...),
 		DeletedFiles: append([]string{}, res.Deleted...), NewObjects: res.NewObjects, Pack: res.Pack, Head: res.Head}
-	for _, c := range res.Changes {
-		p.Refs = append(p.Refs, jsonRef{Name: c.Name, Old: hashString(c.Old), New: hashString(c.New)})
+	for _, c := range slices.Concat(res.Changes, res.Kept) {
+		p.Refs = append(p.Refs, jsonRef{Name: c.Name, Old: hashString(c.Old), New: hashString(c.New), Update: string(c.Update)})
 	}
 	if r.actions {
 		for _, f := range res.Uploaded {

@@ -155,6 +155,9 @@ type scenario struct {
 	// setup runs on each lane's new repository, before the first step.
 	setup func(t *testing.T, g *gittest.Repo)
 	steps []step
+	// notOverSFTP says why git-ftp cannot serve as the reference over SFTP;
+	// the scenario is skipped there with that reason.
+	notOverSFTP string
 	// waiting names a gftp feature that is not on main yet: the scenario
 	// is skipped with that name unless GFTP_DIFF_NO_SKIP=1.
 	waiting string
@@ -171,6 +174,9 @@ type stepRun struct {
 func (sc scenario) run(t *testing.T, tg *target) {
 	if sc.waiting != "" && os.Getenv("GFTP_DIFF_NO_SKIP") != "1" {
 		t.Skip("waiting for: " + sc.waiting)
+	}
+	if tg.sftp && sc.notOverSFTP != "" {
+		t.Skip("git-ftp is no reference here: " + sc.notOverSFTP)
 	}
 	switchAt := sc.switchAt
 	if switchAt == 0 {

@@ -163,15 +163,18 @@ func (a *app) rootCommand() *cli.Command {
 			},
 			{
 				Name:      "show",
-				Usage:     "print the deployed commit",
+				Usage:     "print the deployed commit and its diff (git show DEPLOYED), as git-ftp does",
 				ArgsUsage: "[URL|SCOPE]",
 				Action:    a.run(a.showCmd),
 			},
 			{
 				Name:      "log",
-				Usage:     "print the commits between the deployed one and HEAD (what the next push sends)",
+				Usage:     "print the history up to the deployed commit (git log DEPLOYED), as git-ftp does",
 				ArgsUsage: "[URL|SCOPE]",
-				Action:    a.run(a.logCmd),
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "pending", Usage: "list instead the commits between the deployed one and HEAD: what the next push sends"},
+				},
+				Action: a.run(a.logCmd),
 			},
 			{
 				Name:      "add-scope",
@@ -794,9 +797,19 @@ func (a *app) showCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	a.out.rep.show(c)
-	fmt.Fprintf(a.stdout, "commit %s\nAuthor: %s <%s>\nDate:   %s\n\n", c.Hash, c.Author.Name, c.Author.Email, c.Author.When.Format("Mon Jan 2 15:04:05 2006 -0700"))
-	for _, line := range strings.Split(strings.TrimRight(c.Message, "\n"), "\n") {
-		fmt.Fprintf(a.stdout, "    %s\n", line)
+	// git-ftp's show is `git show DEPLOYED`: the commit and its diff.
+	return a.git(ctx, t.repo.Dir, "show", c.Hash.String())
+}
+
+// git runs the git command in dir with its output on our stdout, as
+// git-ftp's show and log do.
+func (a *app) git(ctx context.Context, dir string, args ...string) error {
+	c := exec.CommandContext(ctx, "git", args...)
+	c.Dir = dir
+	c.Stdout = a.stdout
+	c.Stderr = a.stderr
+	if err := c.Run(); err != nil {
+		return &cliError{code: exitGit, msg: fmt.Sprintf("git %s: %v", strings.Join(args, " "), err), hint: "run the same git command in the repository to see why it fails"}
 	}
 	return nil
 }
@@ -805,6 +818,14 @@ func (a *app) logCmd(ctx context.Context, cmd *cli.Command) error {
 	t, h, err := a.readDeployed(ctx, cmd)
 	if err != nil {
 		return err
+	}
+	if !cmd.Bool("pending") {
+		// git-ftp's log is `git log DEPLOYED`: the history up to the
+		// deployed commit.
+		if _, err := a.commit(ctx, t.repo, h); err != nil {
+			return err
+		}
+		return a.git(ctx, t.repo.Dir, "log", h.String())
 	}
 	head, err := t.repo.Resolve("HEAD")
 	if err != nil {

@@ -237,10 +237,10 @@ func lockFlags() []cli.Flag {
 
 // lock takes the remote lock unless --no-lock or --dry-run, and returns
 // its release, which runs however the command ends. The lock names its
-// holder from the start, so publish has nothing left to do.
-func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commit string) (release, publish func(), err error) {
+// holder from the start (deploy.AcquireLock).
+func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commit string) (release func(), err error) {
 	if cmd.Bool("no-lock") || cmd.Bool("dry-run") {
-		return func() {}, func() {}, a.rootWithoutLock(ctx, cmd, r)
+		return func() {}, a.rootWithoutLock(ctx, cmd, r)
 	}
 	l, err := deploy.AcquireLock(ctx, r, deploy.NewLockInfo(cmd.Name, commit), deploy.LockOptions{
 		TTL:        cmd.Duration("lock-ttl"),
@@ -249,7 +249,7 @@ func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commi
 		CreateRoot: createsRoot(cmd),
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	a.logCreated(l.Created)
 	a.brokenLock = l.Broken
@@ -259,7 +259,7 @@ func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commi
 			a.warn("could not remove the lock %s: %v; remove it by hand, or the next deploy needs --break-lock", deploy.LockName, err)
 		}
 	}
-	return release, func() {}, nil
+	return release, nil
 }
 
 // resolveTarget opens the repository and works out URL and settings. The
@@ -532,9 +532,6 @@ type session struct {
 	to    *object.Commit
 	r     remote.Remote
 	close func() // releases the lock, then the connections
-	// publish writes the lock holder's details; the command calls it
-	// after its first reads, which it would otherwise slow down.
-	publish func()
 }
 
 // begin opens the repository, resolves the commit, refuses a dirty tree
@@ -558,12 +555,12 @@ func (a *app) begin(ctx context.Context, cmd *cli.Command, checkDirty bool) (*se
 	if err != nil {
 		return nil, err
 	}
-	unlock, publish, err := a.lock(ctx, cmd, r, to.Hash.String())
+	unlock, err := a.lock(ctx, cmd, r, to.Hash.String())
 	if err != nil {
 		r.Close()
 		return nil, err
 	}
-	return &session{target: t, to: to, r: r, close: func() { unlock(); r.Close() }, publish: publish}, nil
+	return &session{target: t, to: to, r: r, close: func() { unlock(); r.Close() }}, nil
 }
 
 func (a *app) initCmd(ctx context.Context, cmd *cli.Command) error {
@@ -575,10 +572,10 @@ func (a *app) initCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer s.close()
-	return a.doInit(ctx, cmd, s.target, s.r, s.to, s.publish)
+	return a.doInit(ctx, cmd, s.target, s.r, s.to)
 }
 
-func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, to *object.Commit, publish func()) error {
+func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, to *object.Commit) error {
 	marker := a.markerName(t)
 	deployed, err := deploy.ReadMarker(ctx, r, marker)
 	switch {
@@ -594,7 +591,7 @@ func (a *app) doInit(ctx context.Context, cmd *cli.Command, t *target, r remote.
 	case !errors.Is(err, deploy.ErrNoMarker):
 		return err
 	}
-	return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, publish)
+	return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true)
 }
 
 func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
@@ -620,13 +617,13 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 		switch {
 		case errors.Is(err, deploy.ErrNoMarker) && cmd.Bool("auto-init"):
 			a.log.Info("nothing deployed yet: running init (--auto-init)")
-			return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, s.publish)
+			return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true)
 		case errors.As(err, &me) && (all || cmd.Bool("force")):
 			// As in git-ftp, -a and -f deploy over a marker that names no
 			// commit: every file goes up, and the marker is rewritten.
 			a.warn("%v; uploading every file", err)
 			t.deployed = me.Content
-			return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true, s.publish)
+			return a.deploy(ctx, cmd, t, r, plumbing.ZeroHash, to, true)
 		case err != nil:
 			return err
 		}
@@ -646,14 +643,11 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 		a.warn("deployed commit %s is not in the local repository; uploading every file (--force)", short(from))
 		all = true
 	}
-	return a.deploy(ctx, cmd, t, r, from, to, all, s.publish)
+	return a.deploy(ctx, cmd, t, r, from, to, all)
 }
 
-// deploy plans and, unless --dry-run, executes. publish writes the lock
-// holder's details, now that there is work (a push with nothing to do ends
-// without them).
-func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, from plumbing.Hash, to *object.Commit, all bool, publish func()) error {
-	publish()
+// deploy plans and, unless --dry-run, executes.
+func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.Remote, from plumbing.Hash, to *object.Commit, all bool) error {
 	opts, err := a.planOptions(t, all)
 	if err != nil {
 		return err
@@ -749,7 +743,6 @@ func (a *app) catchupCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer s.close()
-	s.publish()
 	t, r, to := s.target, s.r, s.to
 	marker := a.markerName(t)
 	if err := a.catchupSubmodules(ctx, t, r, to, marker, cmd.Bool("dry-run")); err != nil {

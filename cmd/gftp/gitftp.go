@@ -154,7 +154,7 @@ func hasFlag(cmd *cli.Command, name string) bool {
 // git-ftp does ("Action unknown", exit 3), and `gftp help` of a command
 // that does not exist. Bare `gftp`, -h and --help show the help.
 func checkAction(args []string, spec argvSpec) error {
-	const hint = "the commands are init, push, catchup, show, log, check, add-scope, remove-scope, publish-dumb, diag (gftp help); the command may stand anywhere on the line"
+	const hint = "the commands are init, push, catchup, show, log, check, add-scope, remove-scope, publish-dumb, diag, completion, man, version (gftp help); the command may stand anywhere on the line"
 	if len(args) < 2 {
 		return nil
 	}

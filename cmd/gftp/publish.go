@@ -33,7 +33,6 @@ func (a *app) publishDumbCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer s.close()
-	s.publish()
 	t, r := s.target, s.r
 	plan, err := dumbhttp.NewPlan(ctx, t.repo.Dir, r, dumbhttp.Options{
 		Refs:      cmd.StringSlice("refs"),

@@ -36,7 +36,7 @@ type ResumeObserver interface {
 type Executor struct {
 	Remote   remote.Remote
 	Repo     *Repo
-	Jobs     int          // parallel transfers (at least 1)
+	Jobs     int          // parallel transfers (at least 1), unless the transport says otherwise (remote.Concurrency)
 	Observer Observer     // may be nil
 	Logger   *slog.Logger // may be nil
 	// Leftovers says a dead run may have left temporary files (the lock
@@ -114,7 +114,7 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	jobs := max(e.Jobs, 1)
+	jobs := remote.InFlight(e.Remote, e.Jobs)
 	var (
 		mu       sync.Mutex
 		failures []Failure

@@ -288,7 +288,14 @@ type Options struct {
 	CacheControl string
 
 	// Jobs caps the connections a transport opens at once (at least 1).
+	// For SFTP it is the SFTP sessions (server processes) over the one
+	// SSH connection, at most 8.
 	Jobs int
+	// InFlight is how many requests a transport that multiplexes them
+	// (SFTP, S3) keeps in flight at once; 0 means its default
+	// (DefaultInFlight). FTP ignores it: there one connection carries
+	// one transfer, and Jobs counts both.
+	InFlight int
 	// Prewarm tells a transport with a connection pool (FTP) that the
 	// caller will write in parallel soon: the other Jobs-1 connections
 	// are opened while the first logs in, instead of on the first write.
@@ -300,6 +307,12 @@ type Options struct {
 	// (-vv). Transports redact secrets before logging. Never nil after Open.
 	Logger *slog.Logger
 }
+
+// DefaultInFlight is the default of Options.InFlight. 64 requests cover
+// about 3 round trips per file (open, write and close, rename) at 50 ms for
+// 2,000 small files in a few seconds, while each in-flight file holds only
+// a transfer buffer (see BENCHMARKS.md for the measurements).
+const DefaultInFlight = 64
 
 // OpenFunc opens a transport for a parsed URL.
 type OpenFunc func(ctx context.Context, u *url.URL, opts Options) (Remote, error)
@@ -535,4 +548,25 @@ func (d Digest) NewHash() hash.Hash {
 		return md5.New()
 	}
 	return nil
+}
+
+// Concurrency is implemented by transports that multiplex many requests
+// over few connections (SFTP over one SSH connection, S3 over one HTTP
+// pool): the deploy then keeps InFlight files in flight at once instead of
+// one per connection (Options.Jobs), so that round trips overlap. A
+// transport that needs one connection per transfer (FTP) does not have it.
+type Concurrency interface {
+	// InFlight is how many operations to keep in flight (at least 1).
+	InFlight() int
+}
+
+// InFlight returns how many operations to run at once against r: its
+// transport's Concurrency where it has one, else jobs (one per connection).
+func InFlight(r Remote, jobs int) int {
+	if c, ok := As[Concurrency](r); ok {
+		if n := c.InFlight(); n > 0 {
+			return n
+		}
+	}
+	return max(jobs, 1)
 }

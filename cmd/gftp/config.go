@@ -35,6 +35,7 @@ var configKeys = map[string]string{
 	"key":                 "GFTP_KEY",
 	"known-hosts":         "GFTP_KNOWN_HOSTS",
 	"jobs":                "GFTP_JOBS",
+	"in-flight":           "GFTP_IN_FLIGHT",
 	"timeout":             "GFTP_TIMEOUT",
 	"s3-endpoint":         "GFTP_S3_ENDPOINT",
 	"s3-region":           "GFTP_S3_REGION",

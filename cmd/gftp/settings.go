@@ -39,6 +39,7 @@ type Settings struct {
 	S3PathStyle      bool
 	CacheControl     string
 	Jobs             int
+	InFlight         int // 0: the transport's default
 	Timeout          time.Duration
 	Retries          int
 }
@@ -87,6 +88,13 @@ func resolveSettings(s *settings, u *url.URL, netrc func(host string) (login, pa
 			return st, usageErr("use --jobs 1 or more", "--jobs must be a number of at least 1, not %q", v)
 		}
 		st.Jobs = n
+	}
+	if v := s.str("in-flight"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return st, usageErr("use --in-flight 1 or more", "--in-flight must be a number of at least 1, not %q", v)
+		}
+		st.InFlight = n
 	}
 	if v := s.str("timeout"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -63,6 +63,15 @@ type sshConfig struct {
 	auth          SSHAuth
 	knownHostType string
 	extraKeys     []ssh.PublicKey
+	netns, ip     string
+}
+
+// WithSSHNetns runs sshd in the network namespace ns (made by the caller,
+// as integration/bench's WAN does), listening on ip, an address of that
+// namespace. Server.Addr, URL and the known_hosts file name ip; the caller
+// reaches them from a namespace that routes to it.
+func WithSSHNetns(ns, ip string) SSHOption {
+	return func(c *sshConfig) { c.netns, c.ip = ns, ip }
 }
 
 // WithSSHAuthorizedKeys authorizes more client keys, beside the variants'
@@ -126,7 +135,11 @@ func StartSSHD(t testing.TB, opts ...SSHOption) *Server {
 	}
 
 	port := FreePort(t)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	listen := "127.0.0.1"
+	if cfg.netns != "" {
+		listen = cfg.ip
+	}
+	addr := net.JoinHostPort(listen, strconv.Itoa(port))
 	s := &Server{
 		Name: "openssh-" + string(cfg.auth),
 		User: SSHUser,
@@ -147,7 +160,7 @@ func StartSSHD(t testing.TB, opts ...SSHOption) *Server {
 		fmt.Fprintf(&config, "HostKey %s\n", file)
 		pub := signer.PublicKey()
 		if cfg.knownHostType == "" || cfg.knownHostType == pub.Type() {
-			fmt.Fprintf(&known, "[127.0.0.1]:%d %s", port, ssh.MarshalAuthorizedKey(pub))
+			fmt.Fprintf(&known, "[%s]:%d %s", listen, port, ssh.MarshalAuthorizedKey(pub))
 		}
 	}
 	if known.Len() == 0 {
@@ -199,7 +212,7 @@ func StartSSHD(t testing.TB, opts ...SSHOption) *Server {
 
 	// StrictModes would refuse authorized_keys below the world-writable /tmp.
 	fmt.Fprintf(&config, `Port %d
-ListenAddress 127.0.0.1
+ListenAddress %s
 PidFile none
 UsePAM no
 PasswordAuthentication yes
@@ -219,7 +232,7 @@ PrintMotd no
 MaxSessions 10
 MaxStartups 100
 LogLevel VERBOSE
-`, port, authKeys, SSHUser)
+`, port, listen, authKeys, SSHUser)
 	confFile := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(confFile, []byte(config.String()), 0o600); err != nil {
 		t.Fatal(err)
@@ -231,6 +244,9 @@ LogLevel VERBOSE
 		t.Fatal(err)
 	}
 	cmd := exec.Command(sshd, "-D", "-e", "-f", confFile)
+	if cfg.netns != "" {
+		cmd = exec.Command("ip", "netns", "exec", cfg.netns, sshd, "-D", "-e", "-f", confFile)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -259,6 +275,15 @@ LogLevel VERBOSE
 			}
 		}
 	})
+	if cfg.netns != "" {
+		// The root namespace cannot reach addr: wait for sshd's own
+		// word that it listens.
+		if err := waitLog(logFile, "Server listening on", exited, 10*time.Second); err != nil {
+			b, _ := os.ReadFile(logFile)
+			t.Fatalf("servers: sshd in %s on %s: %v\nsshd log:\n%s", cfg.netns, addr, err, tail(b, 40))
+		}
+		return s
+	}
 	if err := waitSSHBanner(addr, exited, 10*time.Second); err != nil {
 		b, _ := os.ReadFile(logFile)
 		t.Fatalf("servers: sshd on %s: %v\nsshd log:\n%s", addr, err, tail(b, 40))
@@ -286,6 +311,25 @@ func waitSSHBanner(addr string, exited <-chan struct{}, limit time.Duration) err
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("no SSH banner within %v (last error: %v)", limit, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitLog waits until file holds text.
+func waitLog(file, text string, exited <-chan struct{}, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		if b, err := os.ReadFile(file); err == nil && bytes.Contains(b, []byte(text)) {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("sshd exited")
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sshd did not log %q within %v", text, limit)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

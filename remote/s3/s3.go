@@ -36,10 +36,15 @@
 //
 // Objects get a Content-Type from their extension and Options.CacheControl.
 // Files above 5 MiB go up as multipart uploads, a part at a time.
-// Options.Jobs bounds the HTTP requests in flight across the Remote, and
-// Options.Timeout is the idle deadline of every connection. The SDK retries
-// a failed request up to 3 times with backoff before the error, marked
-// remote.ErrTemporary when it is transient, reaches the caller.
+// Options.InFlight (remote.DefaultInFlight when 0) bounds the HTTP requests
+// in flight across the Remote, and the deploy keeps that many files in
+// flight (remote.Concurrency); the one connection pool keeps as many
+// connections idle between requests, so that none is dialled twice.
+// Options.Timeout is the idle deadline of every connection. The SDK does
+// not retry: a failed request's error, marked remote.ErrTemporary when it
+// is transient, reaches the caller, whose retry decorator (--retries) tries
+// the whole operation again, so that attempts never multiply. Only Open's
+// probe, which no decorator wraps yet, retries in the SDK.
 //
 // Debug logging shows each HTTP attempt (operation, method, path, status,
 // request ID, duration) and never a header, so never a credential or a
@@ -70,6 +75,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -77,6 +83,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/gftp/gftp/internal/proxy"
 	"github.com/gftp/gftp/internal/trust"
@@ -93,9 +100,9 @@ func init() {
 	}, "s3")
 }
 
-// maxAttempts is how often the SDK tries a request, with backoff, before an
-// error (then marked remote.ErrTemporary when it is transient) reaches the
-// caller. A part of a multipart upload is retried alone this way.
+// maxAttempts is how often the SDK tries Open's probe, with backoff, before
+// an error reaches the caller. Every other request is tried once: gftp's
+// retry decorator retries above the transport (see the package comment).
 var maxAttempts = 3
 
 // MaxDeleteBatch is how many keys one DeleteObjects request may name.
@@ -137,9 +144,18 @@ type Remote struct {
 	endpoint  string // "" for AWS
 	opts      remote.Options
 	log       *slog.Logger
+	// mem bounds the bytes that the Puts in flight hold: a file below
+	// one part is read whole (see Put), a multipart upload holds its
+	// parts, and with many files in flight those add up.
+	mem *semaphore.Weighted
 
 	regionFromProfile bool
 }
+
+// memBudget is what Puts in flight may hold in memory at once, whatever
+// Options.InFlight: 64 files of 4 KiB need 256 KiB of it, a multipart
+// upload at most 6 parts of 5 MiB.
+const memBudget = 64 << 20
 
 var (
 	_ remote.Remote       = (*Remote)(nil)
@@ -196,6 +212,19 @@ func Open(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error)
 	return r, nil
 }
 
+var _ remote.Concurrency = (*Remote)(nil)
+
+// InFlight implements remote.Concurrency: Options.InFlight, or
+// remote.DefaultInFlight.
+func (r *Remote) InFlight() int { return inFlight(r.opts) }
+
+func inFlight(opts remote.Options) int {
+	if opts.InFlight > 0 {
+		return opts.InFlight
+	}
+	return remote.DefaultInFlight
+}
+
 // regionChosen reports whether the user named a region (flag, environment
 // or profile) rather than leaving us the default.
 func (r *Remote) regionChosen() bool {
@@ -217,7 +246,7 @@ func newRemote(ctx context.Context, bucket, prefix string, opts remote.Options, 
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(setup)),
 		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
-		config.WithRetryMaxAttempts(maxAttempts),
+		config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
 	}
 	if opts.S3Profile != "" {
 		lo = append(lo, config.WithSharedConfigProfile(opts.S3Profile))
@@ -267,8 +296,9 @@ func newRemote(ctx context.Context, bucket, prefix string, opts remote.Options, 
 		opts:              opts,
 		log:               opts.Logger,
 		regionFromProfile: fromProfile,
+		mem:               semaphore.NewWeighted(memBudget),
 	}
-	sem := make(chan struct{}, opts.Jobs)
+	sem := make(chan struct{}, inFlight(opts))
 	r.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
@@ -369,7 +399,10 @@ func transport(opts remote.Options) (func(*http.Transport), error) {
 		}
 		tr.TLSHandshakeTimeout = opts.Timeout
 		tr.ResponseHeaderTimeout = opts.Timeout
-		tr.MaxIdleConnsPerHost = max(opts.Jobs*2, 4)
+		// Every request in flight has its own connection (HTTP/1.1;
+		// S3 speaks no HTTP/2): keep them all for the next request.
+		tr.MaxIdleConnsPerHost = max(inFlight(opts), 4)
+		tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
 		tr.TLSClientConfig = tc.Clone()
 	}, nil
 }
@@ -400,7 +433,9 @@ func (r *Remote) probe(ctx context.Context) error {
 		Bucket:  &r.bucket,
 		Prefix:  aws.String(r.prefix),
 		MaxKeys: aws.Int32(1),
-	}, func(o *s3.Options) { o.Retryer = openRetryer{o.Retryer} })
+	}, func(o *s3.Options) {
+		o.Retryer = openRetryer{retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = maxAttempts })}
+	})
 	if err == nil {
 		return nil
 	}
@@ -522,6 +557,10 @@ func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64
 	if size >= 0 && size < manager.DefaultUploadPartSize {
 		// One part: read it here, so that the SDK can sign a seekable
 		// body even over plain HTTP.
+		if err := r.mem.Acquire(ctx, max(size, 1)); err != nil {
+			return &fs.PathError{Op: "put", Path: name, Err: err}
+		}
+		defer r.mem.Release(max(size, 1))
 		buf := make([]byte, size)
 		if _, err := io.ReadFull(src, buf); err != nil {
 			return &fs.PathError{Op: "put", Path: name, Err: fmt.Errorf("read source: %w", err)}
@@ -531,13 +570,21 @@ func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64
 		_, err := r.client.PutObject(ctx, in)
 		return r.wrap(ctx, "put", name, err)
 	}
-	//lint:ignore SA1019 see the uploader field
-	_, err := r.uploader.Upload(ctx, in, func(u *manager.Uploader) {
+	// The uploader holds up to Concurrency+1 parts.
+	partSize := int64(manager.DefaultUploadPartSize)
+	if size > 0 && size/int64(manager.MaxUploadParts) >= partSize {
 		// S3 allows 10,000 parts: grow them for a file too large for
 		// the default, when we know its size.
-		if size > 0 && size/int64(u.MaxUploadParts) >= u.PartSize {
-			u.PartSize = size/int64(u.MaxUploadParts) + 1
-		}
+		partSize = size/int64(manager.MaxUploadParts) + 1
+	}
+	hold := min(partSize*int64(r.uploader.Concurrency+1), memBudget)
+	if err := r.mem.Acquire(ctx, hold); err != nil {
+		return &fs.PathError{Op: "put", Path: name, Err: err}
+	}
+	defer r.mem.Release(hold)
+	//lint:ignore SA1019 see the uploader field
+	_, err := r.uploader.Upload(ctx, in, func(u *manager.Uploader) {
+		u.PartSize = partSize
 	})
 	return r.wrap(ctx, "put", name, err)
 }

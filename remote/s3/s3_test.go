@@ -328,7 +328,9 @@ func TestProbeToleratesListDenied(t *testing.T) {
 	}
 }
 
-func TestJobsBoundsRequests(t *testing.T) {
+// TestInFlightBoundsRequests: Options.InFlight, not Jobs, bounds the HTTP
+// requests in flight, and the Remote says so to the deploy.
+func TestInFlightBoundsRequests(t *testing.T) {
 	hermetic(t)
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ string) {
 		if r.Method == http.MethodPut {
@@ -340,7 +342,8 @@ func TestJobsBoundsRequests(t *testing.T) {
 		w.WriteHeader(http.StatusTeapot)
 	})
 	opts := f.options(nil)
-	opts.Jobs = 2
+	opts.Jobs = 1
+	opts.InFlight = 3
 	r, err := open(t, "s3://b/", opts)
 	if err != nil {
 		t.Fatal(err)
@@ -357,8 +360,11 @@ func TestJobsBoundsRequests(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	if p := f.peak.Load(); p > 2 {
-		t.Errorf("%d requests in flight at once, want at most Jobs=2", p)
+	if p := f.peak.Load(); p != 3 {
+		t.Errorf("%d requests in flight at most, want InFlight=3", p)
+	}
+	if n := remote.InFlight(r, 1); n != 3 {
+		t.Errorf("remote.InFlight: %d, want 3", n)
 	}
 }
 
@@ -562,5 +568,34 @@ func TestCancel(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("cancel took %v", d)
+	}
+}
+
+// TestNoSDKRetries: a transient failure reaches the caller after one
+// request, marked remote.ErrTemporary, for gftp's retry decorator to retry;
+// the SDK's own retries would multiply with --retries.
+func TestNoSDKRetries(t *testing.T) {
+	hermetic(t)
+	var puts atomic.Int32
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ string) {
+		if r.Method == http.MethodPut {
+			_, _ = io.Copy(io.Discard, r.Body)
+			puts.Add(1)
+			s3err(w, http.StatusServiceUnavailable, "SlowDown", "scripted")
+			return
+		}
+		w.WriteHeader(http.StatusTeapot)
+	})
+	r, err := open(t, "s3://b/", f.options(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	err = r.Put(context.Background(), "f", strings.NewReader("x"), 1)
+	if !errors.Is(err, remote.ErrTemporary) {
+		t.Errorf("put: %v, want a remote.ErrTemporary", err)
+	}
+	if n := puts.Load(); n != 1 {
+		t.Errorf("%d PUT requests, want 1 (no SDK retries)", n)
 	}
 }

@@ -73,6 +73,8 @@ type link struct {
 
 	mu       sync.Mutex
 	sessions []*session
+	opening  int  // sessions being started
+	closed   bool // close was called: sessions started late are closed
 }
 
 type session struct {
@@ -93,32 +95,52 @@ func (l *link) alive() bool {
 	}
 }
 
-// acquire returns the least busy session, opening another while every one
-// is busy and the cap allows.
+// acquire returns the least busy session. While every one is busy and the
+// cap allows, it starts another in the background, and the caller shares
+// a busy one meanwhile: starting a session costs round trips, and the
+// requests queued behind it should not wait for them (at 50 ms RTT, seven
+// sessions started one after the other cost a second).
 func (l *link) acquire() (*session, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	var best *session
 	for _, s := range l.sessions {
 		if !s.broken && (best == nil || s.busy < best.busy) {
 			best = s
 		}
 	}
-	if best == nil || best.busy > 0 && len(l.sessions) < l.maxSessions {
+	if best == nil {
+		// Nothing to share: wait for a new session.
+		l.opening++
+		l.mu.Unlock()
 		s, err := l.open()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.opening--
 		if err != nil {
-			if best == nil {
-				return nil, err
-			}
-		} else {
-			best = s
+			return nil, err
 		}
+		s.busy++
+		return s, nil
+	}
+	if best.busy > 0 && len(l.sessions)+l.opening < l.maxSessions && !l.closed {
+		l.opening++
+		go func() {
+			s, err := l.open()
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.opening--
+			if err == nil && l.closed {
+				s.c.Close()
+			}
+		}()
 	}
 	best.busy++
+	l.mu.Unlock()
 	return best, nil
 }
 
-// open starts a new SFTP session; l.mu is held.
+// open starts a new SFTP session and adds it to the pool. l.mu is not
+// held: the handshake takes round trips.
 func (l *link) open() (*session, error) {
 	l.conn.begin()
 	defer l.conn.end()
@@ -127,7 +149,11 @@ func (l *link) open() (*session, error) {
 		return nil, err
 	}
 	s := &session{c: c}
-	l.sessions = append(l.sessions, s)
+	l.mu.Lock()
+	if !l.closed {
+		l.sessions = append(l.sessions, s)
+	}
+	l.mu.Unlock()
 	return s, nil
 }
 
@@ -153,6 +179,7 @@ func (l *link) release(s *session, err error) {
 
 func (l *link) close() error {
 	l.mu.Lock()
+	l.closed = true
 	for _, s := range l.sessions {
 		s.c.Close()
 	}

@@ -7,9 +7,13 @@
 // are tried in order: --key, the password, the agent's keys, the default
 // ~/.ssh keys.
 //
-// One SSH connection carries up to Options.Jobs SFTP sessions (at most 8),
-// and each session keeps many requests in flight, so one large upload and
-// many small ones both fill the pipe.
+// One SSH connection carries up to Options.Jobs SFTP sessions (at most 8).
+// The deploy keeps Options.InFlight files in flight over them (64 by
+// default, remote.Concurrency): pkg/sftp's client is safe for concurrent
+// use and sends each request without waiting for the others' answers, so
+// the opens, writes, closes and renames of many files share each round
+// trip, and a large file keeps up to 64 writes of 32 KiB in flight. An
+// in-flight file holds one 32 KiB buffer, whatever its size.
 package sftp
 
 import (
@@ -68,7 +72,19 @@ type Remote struct {
 	closed bool
 }
 
-var _ remote.Remote = (*Remote)(nil)
+var (
+	_ remote.Remote      = (*Remote)(nil)
+	_ remote.Concurrency = (*Remote)(nil)
+)
+
+// InFlight implements remote.Concurrency: Options.InFlight, or
+// remote.DefaultInFlight.
+func (r *Remote) InFlight() int {
+	if r.opts.InFlight > 0 {
+		return r.opts.InFlight
+	}
+	return remote.DefaultInFlight
+}
 
 // New connects to the server u names, authenticates, and checks that an
 // SFTP session starts. Errors wrap remote.ErrAuth, ErrHostKeyUnknown,

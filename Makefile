@@ -3,7 +3,7 @@ GO            ?= go
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOBIN         ?= $(shell $(GO) env GOPATH)/bin
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-TEST_TIMEOUT  ?= 20m
+TEST_TIMEOUT  ?= 35m
 
 FUZZTIME      ?= 5s
 # package:FuzzTarget for every parser that reads input from outside.

@@ -69,7 +69,8 @@ type Options struct {
 	// the small files it writes (the root, info/, objects/info/), not only
 	// in objects/pack: they are removed from there too.
 	Leftovers bool
-	// Jobs caps the uploads and deletions run at once (at least 1).
+	// Jobs caps the uploads and deletions run at once (at least 1), unless
+	// the transport says how many to keep in flight (remote.Concurrency).
 	Jobs int
 	// Logger receives Info lines for what is written and deleted, and Debug
 	// lines for what was read. Nil discards.
@@ -469,7 +470,7 @@ func (p *Plan) Apply(ctx context.Context, r remote.Remote) (*Result, error) {
 		return nil, &RejectedError{Refs: rej}
 	}
 	log := logger(p.opts)
-	jobs := max(p.opts.Jobs, 1)
+	jobs := remote.InFlight(r, p.opts.Jobs) // SFTP and S3 keep many requests in flight over one connection
 	for _, c := range p.Refs {
 		if c.Update == UpdateForced {
 			log.Warn("forcing a ref that is not a fast-forward", "ref", c.Name, "old", c.Old, "new", c.New, "reason", c.Reason)

@@ -15,6 +15,9 @@ type argvSpec struct {
 	value    map[string]bool // names without dashes
 	optional map[string]string
 	bools    map[string]bool // one-letter boolean flags
+	// localUser is what a bare -u means: git-ftp takes $USER when -u is
+	// last on the line or followed by another option.
+	localUser string
 }
 
 // specOf reads the spec from the command tree, so that a new flag needs no
@@ -52,6 +55,7 @@ func specOf(root *cli.Command) argvSpec {
 //   - splits bundled one-letter flags (-vA into -v -A);
 //   - writes a bare -s or -k as --scope= or --keychain= (an empty value
 //     that the settings resolve: the current branch, the URL's account);
+//   - writes a bare -u (last, or before another option) as --user=$USER;
 //   - keeps only the last of --active and --passive, so that the last one
 //     on the line wins without a second parse;
 //   - turns --version anywhere into the version command, as git-ftp does.
@@ -94,6 +98,8 @@ func normaliseArgs(args []string, s argvSpec) []string {
 			} else {
 				toks = append(toks, "--"+s.optional[name]+"=")
 			}
+		case (name == "u" || name == "user") && s.localUser != "" && (i+1 == len(rest) || strings.HasPrefix(rest[i+1], "-")):
+			toks = append(toks, "--user="+s.localUser)
 		case s.value[name]:
 			toks = append(toks, a)
 			if i+1 < len(rest) {

@@ -12,7 +12,12 @@ import (
 
 func TestNormaliseArgs(t *testing.T) {
 	spec := specOf(newApp(nil, &bytes.Buffer{}, &bytes.Buffer{}).command())
+	spec.localUser = "alice"
 	cases := []struct{ in, want string }{
+		// A bare -u is $USER, as in git-ftp: last, or before an option.
+		{"push url -u", "push url --user=alice"},
+		{"push -u -v url", "push --user=alice -v url"},
+		{"push -u bob url", "push -u bob url"},
 		// git-ftp's order: options and URL before the action.
 		{"-u deploy -p pw ftp://host/x init", "init -u deploy -p pw ftp://host/x"},
 		{"-v push -s prod", "push -v -s prod"},

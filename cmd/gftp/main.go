@@ -35,6 +35,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	}
 	spec := specOf(root)
+	spec.localUser = os.Getenv("USER")
 	args = normaliseArgs(args, spec)
 	if err := checkAction(args, spec); err != nil {
 		return report(stderr, err)

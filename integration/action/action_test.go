@@ -35,19 +35,7 @@ const (
 var gftpBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gftp-action-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	gftpBin, err = gittest.BuildGFTP(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(gittest.MainWithGFTP(m, &gftpBin))
 }
 
 // repoRoot is the checkout that holds action.yml: the action's path.

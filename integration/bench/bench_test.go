@@ -31,18 +31,7 @@ func TestMain(m *testing.M) {
 		// Run inside the client namespace by measureRTT: time TCP connects.
 		os.Exit(dialHelper(addr))
 	}
-	dir, err := os.MkdirTemp("", "gftp-bench-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if gftpBin, err = gittest.BuildGFTP(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(gittest.MainWithGFTP(m, &gftpBin))
 }
 
 // dialHelper connects to addr five times and prints the median connect

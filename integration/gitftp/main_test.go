@@ -22,18 +22,7 @@ import (
 var gftpBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gftp-gitftp-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if gftpBin, err = gittest.BuildGFTP(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(gittest.MainWithGFTP(m, &gftpBin))
 }
 
 // tool is one of the two deploy tools compared.

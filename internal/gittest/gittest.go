@@ -139,6 +139,23 @@ func (r *Repo) Tree(rev string) map[string]string {
 	return out
 }
 
+// MainWithGFTP is the TestMain of a package whose tests run gftp as a
+// command: it builds the binary once into a temporary directory, sets *bin,
+// runs the tests, removes the directory, and returns the exit code.
+func MainWithGFTP(m *testing.M, bin *string) int {
+	dir, err := os.MkdirTemp("", "gftp-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *bin, err = BuildGFTP(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
 // BuildGFTP builds cmd/gftp into dir, the binary users run, for tests that
 // run it as a command, and returns its path.
 func BuildGFTP(dir string) (string, error) {

@@ -1,35 +1,52 @@
 package servers
 
 import (
-	"bufio"
+	"bytes"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"net"
-	"strconv"
+	"net/textproto"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jlaffaye/ftp"
 )
 
-// ftpClient is the least FTP client that checks a server the way gftp's
-// transport will talk to it: crypto/tls with a session cache of its own and
-// ServerName set, so that data connections resume the control session.
-type ftpClient struct {
+// refClient is the tests' reference FTP client: github.com/jlaffaye/ftp, a
+// client gftp did not write, so that these tests check the servers (and
+// gftp's tests check gftp) with somebody else's reading of the protocol. The
+// library owns its control connection alone; this file only dials sockets
+// for it and secures the data connections, which it leaves to the dial
+// function (STYLE.md). It has no active mode; lftpActive covers that.
+type refClient struct {
+	*ftp.ServerConn
 	t    testing.TB
 	kind Kind
-	c    net.Conn
-	r    *bufio.Reader
-	tls  *tls.Config // nil without TLS
-	// Control is the TLS state of the control connection.
-	Control tls.ConnectionState
-	// Data is the TLS state of the last data connection.
-	Data tls.ConnectionState
+	tls  *tls.Config // nil without TLS; shared by control and data for resumption
+
+	mu sync.Mutex
+	// control is the TLS state of the control connection.
+	control tls.ConnectionState
+	// data is the TLS state of the last data connection.
+	data tls.ConnectionState
+	ctl  *tls.Config // cfg's copy for the control connection
+
+	dialed bool // the control connection is dialled: the next dial is data
+	// secure, when set, secures the next data connections instead of
+	// careful: tests of server quirks use it to misbehave on purpose.
+	secure func(raw net.Conn) net.Conn
 }
 
 // clientTLS is the client side of a server's TLS: its CA, its host, and a
-// session cache for this one control connection.
+// session cache for this one control connection. jlaffaye/ftp's data
+// connections resume the control session only when both ClientSessionCache
+// and ServerName are set (STYLE.md), and vsftpd and proftpd require that.
 func clientTLS(s *Server, ca *CA) *tls.Config {
 	host, _, _ := net.SplitHostPort(s.Addr)
 	return &tls.Config{
@@ -39,215 +56,214 @@ func clientTLS(s *Server, ca *CA) *tls.Config {
 	}
 }
 
-// dialFTP connects and, for TLS kinds, secures the control connection.
-// It does not log in. A TLS handshake error is returned as is.
-func dialFTP(t testing.TB, s *Server, kind Kind, cfg *tls.Config) (*ftpClient, error) {
+// dialFTP connects with jlaffaye/ftp and logs in; for TLS kinds, with cfg
+// on the control and the data connections. A TLS handshake error is
+// returned as crypto/tls returns it.
+func dialFTP(t testing.TB, s *Server, kind Kind, cfg *tls.Config) (*refClient, error) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
+	f := &refClient{t: t, kind: kind, tls: cfg}
+	opts := []ftp.DialOption{ftp.DialWithDialFunc(f.dial)}
+	if cfg != nil {
+		// The control connection's copy records its state; it shares the
+		// session cache, so data connections still resume its session.
+		f.ctl = cfg.Clone()
+		f.ctl.VerifyConnection = func(cs tls.ConnectionState) error {
+			f.mu.Lock()
+			f.control = cs
+			f.mu.Unlock()
+			return nil
+		}
+		if kind.Scheme() == "ftps" {
+			// With a dial function the library does no TLS itself (dial
+			// does), but this makes Login ask for PBSZ 0 and PROT P.
+			opts = append(opts, ftp.DialWithTLS(f.ctl))
+		} else {
+			opts = append(opts, ftp.DialWithExplicitTLS(f.ctl))
+		}
+	}
+	sc, err := ftp.Dial(s.Addr, opts...)
 	if err != nil {
 		return nil, err
 	}
-	f := &ftpClient{t: t, kind: kind, c: c, tls: cfg}
-	t.Cleanup(func() { f.c.Close() })
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	if kind.Scheme() == "ftps" {
-		if err := f.secure(); err != nil {
-			return nil, err
-		}
-	}
-	f.r = bufio.NewReader(f.c)
-	if code, msg := f.reply(); code != 220 {
-		return nil, fmt.Errorf("banner: %d %s", code, msg)
-	}
-	if kind.Scheme() == "ftpes" {
-		f.expect(234, "AUTH TLS")
-		if err := f.secure(); err != nil {
-			return nil, err
-		}
-		f.r = bufio.NewReader(f.c)
+	f.ServerConn = sc
+	t.Cleanup(func() { _ = sc.Quit() })
+	// Under explicit TLS the handshake waits for the first command, USER.
+	if err := sc.Login(s.User, s.Password); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
 
-func (f *ftpClient) secure() error {
-	tc := tls.Client(f.c, f.tls)
-	if err := tc.Handshake(); err != nil {
-		return err
-	}
-	f.c = tc
-	f.Control = tc.ConnectionState()
-	return nil
-}
-
-// login logs in, and asks for protected data connections under TLS.
-func (f *ftpClient) login(s *Server) {
-	f.t.Helper()
-	if f.tls != nil {
-		f.expect(200, "PBSZ 0")
-		f.expect(200, "PROT P")
-	}
-	f.expect(331, "USER "+s.User)
-	f.expect(230, "PASS "+s.Password)
-	f.expect(200, "TYPE I")
-}
-
-// reply reads one reply, multi-line replies whole (RFC 959 section 4.2).
-func (f *ftpClient) reply() (int, string) {
-	f.t.Helper()
-	var msg strings.Builder
-	line, err := f.r.ReadString('\n')
+// dial is the library's dial function. Its first call is the control
+// connection, every later one a passive data connection (EPSV, or PASV).
+func (f *refClient) dial(network, addr string) (net.Conn, error) {
+	c, err := net.DialTimeout(network, addr, 5*time.Second)
 	if err != nil {
-		f.t.Fatalf("%s: read reply: %v (so far %q)", f.kind, err, line)
+		return nil, err
 	}
-	msg.WriteString(line)
-	if len(line) < 4 {
-		f.t.Fatalf("%s: short reply %q", f.kind, line)
-	}
-	code, err := strconv.Atoi(line[:3])
-	if err != nil {
-		f.t.Fatalf("%s: bad reply %q", f.kind, line)
-	}
-	if line[3] == '-' {
-		end := line[:3] + " "
-		for {
-			l, err := f.r.ReadString('\n')
-			if err != nil {
-				f.t.Fatalf("%s: read reply: %v", f.kind, err)
-			}
-			msg.WriteString(l)
-			if strings.HasPrefix(l, end) {
-				break
-			}
-		}
-	}
-	return code, strings.TrimSpace(msg.String())
-}
-
-// cmd sends a command and returns the reply.
-func (f *ftpClient) cmd(line string) (int, string) {
-	f.t.Helper()
-	if _, err := io.WriteString(f.c, line+"\r\n"); err != nil {
-		f.t.Fatalf("%s: send %q: %v", f.kind, redact(line), err)
-	}
-	return f.reply()
-}
-
-// expect sends a command and fails the test unless the reply has code want.
-func (f *ftpClient) expect(want int, line string) string {
-	f.t.Helper()
-	code, msg := f.cmd(line)
-	if code != want {
-		f.t.Fatalf("%s: %s: got %q, want %d", f.kind, redact(line), msg, want)
-	}
-	return msg
-}
-
-func redact(line string) string {
-	if strings.HasPrefix(line, "PASS ") {
-		return "PASS ****"
-	}
-	return line
-}
-
-// dataConn is how a data connection is made: passive or active.
-type dataConn func(f *ftpClient) (open func() net.Conn)
-
-// passiveData asks for EPSV (RFC 2428) and dials the port it names.
-func passiveData(f *ftpClient) func() net.Conn {
-	f.t.Helper()
-	msg := f.expect(229, "EPSV")
-	i, j := strings.Index(msg, "(|||"), strings.LastIndex(msg, "|)")
-	if i < 0 || j < i {
-		f.t.Fatalf("%s: EPSV reply %q", f.kind, msg)
-	}
-	port := msg[i+4 : j]
-	host, _, _ := net.SplitHostPort(f.c.RemoteAddr().String())
-	c, err := net.DialTimeout("tcp", net.JoinHostPort(host, port), 5*time.Second)
-	if err != nil {
-		f.t.Fatalf("%s: dial passive port %s: %v", f.kind, port, err)
-	}
-	return func() net.Conn { return c }
-}
-
-// activeData listens on loopback, sends EPRT (RFC 2428) and accepts the
-// server's connection once the transfer command was sent.
-func activeData(f *ftpClient) func() net.Conn {
-	f.t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	f.expect(200, fmt.Sprintf("EPRT |1|127.0.0.1|%d|", port))
-	return func() net.Conn {
-		defer l.Close()
-		_ = l.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
-		c, err := l.Accept()
-		if err != nil {
-			f.t.Fatalf("%s: accept active data connection: %v", f.kind, err)
-		}
-		return c
-	}
-}
-
-// transfer runs one data command (STOR or RETR) and feeds the data
-// connection to do. The client is the TLS client on data connections in
-// either mode (RFC 4217 section 7), and it resumes the control session.
-func (f *ftpClient) transfer(mode dataConn, command string, do func(net.Conn) error) {
-	f.t.Helper()
-	open := mode(f)
-	code, msg := f.cmd(command)
-	if code != 150 && code != 125 {
-		f.t.Fatalf("%s: %s: got %q, want 150", f.kind, command, msg)
-	}
-	c := open()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	var tc *tls.Conn
-	if f.tls != nil {
-		tc = tls.Client(c, f.tls)
+	c = idle{c}
+	f.mu.Lock()
+	first := !f.dialed
+	f.dialed = true
+	secure := f.secure
+	f.mu.Unlock()
+	switch {
+	case first && f.kind.Scheme() == "ftps":
+		tc := tls.Client(c, f.ctl)
 		if err := tc.Handshake(); err != nil {
-			f.t.Fatalf("%s: %s: data TLS handshake: %v", f.kind, command, err)
+			c.Close()
+			return nil, err
 		}
-		f.Data = tc.ConnectionState()
-		c = tc
+		return tc, nil
+	case first, f.tls == nil:
+		return c, nil
+	case secure != nil:
+		return secure(c), nil
 	}
-	err := do(c)
-	if tc != nil {
-		// close_notify, then half-close and drain: without reading what
-		// the server sent (TLS 1.3 session tickets), closing would be a
-		// TCP RST that loses the tail of an upload (STYLE.md, vsftpd).
-		_ = tc.CloseWrite()
-		_ = tc.NetConn().(*net.TCPConn).CloseWrite()
-		_, _ = io.Copy(io.Discard, tc.NetConn())
+	// The client is the TLS client on data connections (RFC 4217 section
+	// 7). The handshake waits for the first Read or Write: servers start
+	// theirs only once the transfer command has arrived.
+	return &carefulConn{Conn: tls.Client(c, f.tls), f: f}, nil
+}
+
+// Control is the TLS state of the control connection.
+func (f *refClient) Control() tls.ConnectionState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.control
+}
+
+// Data is the TLS state of the last data connection.
+func (f *refClient) Data() tls.ConnectionState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.data
+}
+
+// carefulConn is a TLS data connection that closes the way vsftpd over TLS
+// 1.3 needs: close_notify, then a TCP half-close, then a drain to EOF.
+// Closing without reading what the server sent (its TLS 1.3 session
+// tickets) would be a TCP RST that loses the tail of an upload of 1 MiB or
+// more (STYLE.md; TestVsftpdTLS13CarelessClose shows the careless close).
+type carefulConn struct {
+	*tls.Conn
+	f *refClient
+}
+
+func (c *carefulConn) Close() error {
+	c.f.mu.Lock()
+	c.f.data = c.ConnectionState()
+	c.f.mu.Unlock()
+	_ = c.CloseWrite()
+	if hc, ok := c.NetConn().(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
 	}
-	c.Close()
+	_ = c.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.Copy(io.Discard, c.NetConn())
+	return c.Conn.Close()
+}
+
+// idle is a TCP connection on which every Read and Write must make progress
+// within 30 seconds, so that a stuck server fails the test instead of
+// hanging it. (jlaffaye/ftp's own deadlines are per dial or per shutdown.)
+type idle struct{ net.Conn }
+
+func (c idle) Read(p []byte) (int, error) {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	return c.Conn.Read(p)
+}
+
+func (c idle) Write(p []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	return c.Conn.Write(p)
+}
+
+func (c idle) CloseWrite() error { return c.Conn.(*net.TCPConn).CloseWrite() }
+
+// put uploads data to name, failing the test on an error.
+func (f *refClient) put(name string, data []byte) {
+	f.t.Helper()
+	if err := f.Stor(name, bytes.NewReader(data)); err != nil {
+		f.t.Fatalf("%s: STOR %s: %v", f.kind, name, err)
+	}
+}
+
+// get downloads name, failing the test on an error.
+func (f *refClient) get(name string) []byte {
+	f.t.Helper()
+	r, err := f.Retr(name)
 	if err != nil {
-		f.t.Fatalf("%s: %s: data: %v", f.kind, command, err)
+		f.t.Fatalf("%s: RETR %s: %v", f.kind, name, err)
 	}
-	if code, msg := f.reply(); code != 226 && code != 250 {
-		f.t.Fatalf("%s: %s: got %q, want 226", f.kind, command, msg)
+	got, err := io.ReadAll(r)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// A server that closes without close_notify: the bytes count.
+		err = nil
 	}
-}
-
-func (f *ftpClient) put(mode dataConn, name string, data []byte) {
-	f.t.Helper()
-	f.transfer(mode, "STOR "+name, func(c net.Conn) error {
-		_, err := c.Write(data)
-		return err
-	})
-}
-
-func (f *ftpClient) get(mode dataConn, name string) []byte {
-	f.t.Helper()
-	var got []byte
-	f.transfer(mode, "RETR "+name, func(c net.Conn) error {
-		var err error
-		got, err = io.ReadAll(c)
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			// A server that closes without close_notify: the bytes count.
-			err = nil
-		}
-		return err
-	})
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		f.t.Fatalf("%s: RETR %s: %v", f.kind, name, err)
+	}
 	return got
+}
+
+// replyCode is the FTP reply code in err, or 0.
+func replyCode(err error) int {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return te.Code
+	}
+	return 0
+}
+
+// lftp runs lftp, a second client nobody here wrote, with script against
+// s: jlaffaye/ftp has no active mode, and lftp has (over TLS too, which
+// Debian 12's curl lacks). It returns lftp's debug output, the dialogue
+// included, and its error.
+func lftp(t testing.TB, s *Server, kind Kind, dir, script string) (string, error) {
+	t.Helper()
+	if _, err := exec.LookPath("lftp"); err != nil {
+		Unavailable(t, "lftp not found", "apt-get install lftp")
+	}
+	settings := []string{
+		"set cmd:fail-exit yes",
+		"set net:max-retries 1",
+		"set net:timeout 30",
+		"set ftp:ssl-allow " + yes(kind.TLS()),
+		"set ftp:ssl-force " + yes(kind.TLS()),
+		"set ftp:ssl-protect-data " + yes(kind.TLS()),
+		"set ftp:ssl-protect-list " + yes(kind.TLS()),
+	}
+	if s.CACert != "" {
+		settings = append(settings, "set ssl:ca-file "+s.CACert)
+	}
+	if strings.HasPrefix(string(kind), "vsftpd") && kind.TLS() {
+		// lftp closes a TLS 1.3 data connection without reading the
+		// session tickets vsftpd sent on it, so vsftpd answers 426 to its
+		// uploads (STYLE.md; TestVsftpdTLS13CarelessClose). For this
+		// second reference client TLS 1.2 is enough: jlaffaye/ftp's
+		// careful close covers TLS 1.3 (TestFTP, passive).
+		settings = append(settings, `set ssl:priority "NORMAL:-VERS-TLS1.3"`)
+	}
+	scheme := "ftp"
+	if kind.Scheme() == "ftps" {
+		scheme = "ftps"
+	}
+	home := t.TempDir() // no ~/.lftprc
+	full := strings.Join(settings, "; ") + "; open -u " + s.User + "," + s.Password + " " +
+		scheme + "://" + s.Addr + "; " + script
+	cmd := exec.Command("lftp", "-d", "-c", full)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }

@@ -1,9 +1,10 @@
 package servers
 
 import (
+	"bytes"
 	"crypto/tls"
+	"net"
 	"testing"
-	"time"
 )
 
 // TestVsftpdTLS13CarelessClose shows that VsftpdFTPES13 reproduces the
@@ -21,19 +22,12 @@ func TestVsftpdTLS13CarelessClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.login(s)
+	// close_notify, then close: no half-close, no drain.
+	f.secure = func(raw net.Conn) net.Conn { return tls.Client(raw, f.tls) }
 	for i := 0; i < 3; i++ {
-		open := passiveData(f)
-		if code, msg := f.cmd("STOR x"); code != 150 {
-			t.Fatalf("STOR: %q", msg)
-		}
-		c := tls.Client(open(), f.tls)
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		_, werr := c.Write(make([]byte, 2<<20))
-		c.Close() // close_notify, then close: no half-close, no drain
-		code, msg := f.reply()
-		if code == 426 {
-			t.Logf("careless close: %d %q (write error %v)", code, msg, werr)
+		err := f.Stor("x", bytes.NewReader(make([]byte, 2<<20)))
+		if code := replyCode(err); code == 426 {
+			t.Logf("careless close: %v", err)
 			return
 		}
 	}

@@ -7,15 +7,15 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // curlURL is the URL curl wants for path on s: curl spells explicit TLS as
@@ -78,10 +78,10 @@ func TestCurl(t *testing.T) {
 	}
 }
 
-// TestFTP logs in to every kind of server with a Go client that does what
-// gftp's transport must (TLS verified against the test CA, data connections
-// resuming the control session, close_notify), uploads and downloads in
-// passive and in active mode, and checks the bytes and owner in Root.
+// TestFTP logs in to every kind of server with jlaffaye/ftp, the reference
+// client (TLS verified against the test CA, data connections resuming the
+// control session, close_notify), uploads and downloads in passive mode,
+// then with lftp in active mode, and checks the bytes and owner in Root.
 func TestFTP(t *testing.T) {
 	acct := lookupAccount(t)
 	for _, kind := range FTPKinds() {
@@ -103,10 +103,9 @@ func TestFTP(t *testing.T) {
 			if err != nil {
 				t.Fatalf("dial: %v", err)
 			}
-			f.login(s)
 			if kind.TLS() {
-				v := f.Control.Version
-				t.Logf("control: %s, verified chain of %d", tls.VersionName(v), len(f.Control.VerifiedChains[0]))
+				v := f.Control().Version
+				t.Logf("control: %s, verified chain of %d", tls.VersionName(v), len(f.Control().VerifiedChains[0]))
 				switch {
 				case kind == VsftpdFTPES12 && v != tls.VersionTLS12,
 					kind == VsftpdFTPES13 && v != tls.VersionTLS13:
@@ -118,37 +117,61 @@ func TestFTP(t *testing.T) {
 			// size from clients that close carelessly.
 			data := make([]byte, 1<<20+12345)
 			rand.Read(data)
-			for _, m := range []struct {
-				name string
-				mode dataConn
-			}{{"passive", passiveData}, {"active", activeData}} {
-				dir := m.name + " dir"
-				f.expect(257, "MKD "+dir)
-				name := dir + "/a #%b.bin"
-				f.put(m.mode, name, data)
-				// pure-ftpd neither requires nor offers resumption on data
-				// connections; vsftpd and proftpd require it.
-				if kind.TLS() && kind != PureFTPdTLS && !f.Data.DidResume {
-					t.Errorf("%s upload: data connection did not resume the TLS session", m.name)
-				}
+			check := func(mode, dir string) {
+				t.Helper()
 				p := filepath.Join(s.Root, dir, "a #%b.bin")
 				got, err := os.ReadFile(p)
 				if err != nil || !bytes.Equal(got, data) {
-					t.Fatalf("%s upload: %d bytes in Root, err %v; want %d bytes", m.name, len(got), err, len(data))
+					t.Fatalf("%s upload: %d bytes in Root, err %v; want %d bytes", mode, len(got), err, len(data))
 				}
 				if fi, err := os.Stat(p); err == nil {
 					if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != acct.uid {
-						t.Errorf("%s upload: owned by uid %d, want %d", m.name, st.Uid, acct.uid)
+						t.Errorf("%s upload: owned by uid %d, want %d", mode, st.Uid, acct.uid)
 					}
 				}
-				if got := f.get(m.mode, name); !bytes.Equal(got, data) {
-					t.Fatalf("%s download: %d bytes, want %d", m.name, len(got), len(data))
-				}
-				if kind.TLS() {
-					t.Logf("%s data: %s, resumed %v", m.name, tls.VersionName(f.Data.Version), f.Data.DidResume)
-				}
 			}
-			f.expect(221, "QUIT")
+
+			dir := "passive dir"
+			if err := f.MakeDir(dir); err != nil {
+				t.Fatalf("MKD: %v", err)
+			}
+			name := dir + "/a #%b.bin"
+			f.put(name, data)
+			// pure-ftpd neither requires nor offers resumption on data
+			// connections; vsftpd and proftpd require it.
+			if kind.TLS() && kind != PureFTPdTLS && !f.Data().DidResume {
+				t.Errorf("passive upload: data connection did not resume the TLS session")
+			}
+			check("passive", dir)
+			if got := f.get(name); !bytes.Equal(got, data) {
+				t.Fatalf("passive download: %d bytes, want %d", len(got), len(data))
+			}
+			if kind.TLS() {
+				t.Logf("passive data: %s, resumed %v", tls.VersionName(f.Data().Version), f.Data().DidResume)
+			}
+			if err := f.Quit(); err != nil {
+				t.Errorf("QUIT: %v", err)
+			}
+
+			// Active mode, through lftp. A successful transfer over TLS on
+			// vsftpd and proftpd shows resumption too: they require it.
+			local := t.TempDir()
+			if err := os.WriteFile(filepath.Join(local, "src"), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := lftp(t, s, kind, local, `set ftp:passive-mode off; mkdir "active dir"; cd "active dir"; `+
+				`put src -o "a #%b.bin"; get "a #%b.bin" -o back`)
+			if err != nil {
+				t.Fatalf("lftp active upload and download: %v\n%s", err, tail([]byte(out), 40))
+			}
+			if !strings.Contains(out, "---> PORT ") && !strings.Contains(out, "---> EPRT ") {
+				t.Errorf("lftp did not use active mode (no PORT or EPRT):\n%s", tail([]byte(out), 40))
+			}
+			check("active", "active dir")
+			if got, err := os.ReadFile(filepath.Join(local, "back")); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("active download: %d bytes, err %v; want %d", len(got), err, len(data))
+			}
+
 			// vsftpd (debug_ssl) and proftpd (TLSLog) log the TLS version.
 			if kind.TLS() && kind != PureFTPdTLS && !strings.Contains(Logs(s), "TLSv1.") {
 				t.Errorf("Logs(s) does not show the TLS version:\n%s", Logs(s))
@@ -191,18 +214,16 @@ func TestCertificates(t *testing.T) {
 				// The server itself works: without verification it logs in.
 				cfg := clientTLS(s, ca)
 				cfg.InsecureSkipVerify = true
-				f, err := dialFTP(t, s, kind, cfg)
-				if err != nil {
+				if _, err := dialFTP(t, s, kind, cfg); err != nil {
 					t.Fatalf("unverified handshake: %v", err)
 				}
-				f.login(s)
 			})
 		}
 	}
 }
 
 // TestPassiveOnly checks that PassiveOnly refuses EPRT and PORT and still
-// transfers in passive mode, and that active mode is on without it.
+// transfers in passive mode (TestFTP shows active mode on without it).
 func TestPassiveOnly(t *testing.T) {
 	for _, kind := range []Kind{VsftpdPlain, VsftpdFTPES13, ProFTPdTLS} {
 		t.Run(string(kind), func(t *testing.T) {
@@ -217,15 +238,27 @@ func TestPassiveOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.login(s)
-			for _, c := range []string{"EPRT |1|127.0.0.1|40000|", "PORT 127,0,0,1,156,64"} {
-				if code, msg := f.cmd(c); code < 500 {
-					t.Errorf("%s: got %q, want a 5xx refusal", c, msg)
-				}
-			}
-			f.put(passiveData, "p", []byte("passive"))
+			f.put("p", []byte("passive"))
 			if got, _ := os.ReadFile(filepath.Join(s.Root, "p")); string(got) != "passive" {
 				t.Errorf("passive upload: %q", got)
+			}
+
+			local := t.TempDir()
+			if err := os.WriteFile(filepath.Join(local, "a"), []byte("active"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := lftp(t, s, kind, local, "set ftp:passive-mode off; put a")
+			if err == nil {
+				t.Errorf("lftp's active upload succeeded:\n%s", tail([]byte(out), 40))
+			}
+			if !regexp.MustCompile(`---> (PORT|EPRT) .*\n.*<--- 5\d\d`).MatchString(out) {
+				t.Errorf("lftp's PORT or EPRT was not refused with 5xx:\n%s", tail([]byte(out), 40))
+			}
+			// lftp sends its STOR even after the refusal, and proftpd
+			// creates the file before it finds no data connection: the
+			// bytes are what must not arrive.
+			if got, _ := os.ReadFile(filepath.Join(s.Root, "a")); len(got) != 0 {
+				t.Errorf("active upload landed in Root: %q", got)
 			}
 		})
 	}
@@ -239,20 +272,11 @@ func TestQuota(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.login(s)
-	f.put(passiveData, "small", make([]byte, 10<<10))
-	open := passiveData(f)
-	code, msg := f.cmd("STOR big")
-	t.Logf("STOR big: %d %s", code, msg)
-	if code == 150 {
-		c := tls.Client(open(), f.tls)
-		_, werr := c.Write(make([]byte, 300<<10))
-		c.Close()
-		code, msg = f.reply()
-		t.Logf("after data (write err %v): %d %s", werr, code, msg)
-	}
-	if code != 552 && code != 451 && code != 452 {
-		t.Fatalf("upload over quota: %d %s, want 552", code, msg)
+	f.put("small", make([]byte, 10<<10))
+	err = f.Stor("big", bytes.NewReader(make([]byte, 300<<10)))
+	t.Logf("STOR big: %v", err)
+	if code := replyCode(err); code != 552 && code != 451 && code != 452 {
+		t.Fatalf("upload over quota: reply %d (%v), want 552", code, err)
 	}
 	if _, err := os.Stat(filepath.Join(s.Root, "big")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("file over quota left in Root: %v", err)
@@ -273,29 +297,19 @@ func TestSessionReuseRequired(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.login(s)
-			open := passiveData(f)
-			if code, msg := f.cmd("LIST"); code != 150 {
-				t.Fatalf("LIST: %q", msg)
-			}
 			fresh := clientTLS(s, ca) // a cache of its own: nothing to resume
-			c := tls.Client(open(), fresh)
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-			herr := c.Handshake()
-			_, _ = io.Copy(io.Discard, c)
-			c.Close()
-			code, msg := f.reply()
-			t.Logf("handshake: %v; reply %d %q", herr, code, msg)
-			if code < 400 {
-				t.Fatalf("data connection without resumption accepted: %d %q", code, msg)
+			f.secure = func(raw net.Conn) net.Conn {
+				return &carefulConn{Conn: tls.Client(raw, fresh), f: f}
 			}
-			if _, err := io.WriteString(f.c, "NOOP\r\n"); err == nil {
-				if l, err := f.r.ReadString('\n'); err != nil {
-					t.Logf("after the refusal, the control connection is gone: %v", err)
-				} else {
-					t.Logf("after the refusal, NOOP: %q", strings.TrimSpace(l))
-				}
+			_, err = f.NameList("")
+			t.Logf("NLST over a data connection that does not resume: %v", err)
+			if code := replyCode(err); code < 400 {
+				t.Fatalf("data connection without resumption accepted: reply %d (%v)", code, err)
 			}
+			if f.Data().DidResume {
+				t.Errorf("the data connection resumed a session it could not have")
+			}
+			t.Logf("after the refusal, NOOP: %v", f.NoOp())
 		})
 	}
 }

@@ -7,7 +7,7 @@ TEST_TIMEOUT  ?= 35m
 
 FUZZTIME      ?= 5s
 # package:FuzzTarget for every parser that reads input from outside.
-FUZZ_TARGETS  = ./deploy:FuzzParseMarker ./deploy:FuzzIgnore ./deploy:FuzzInclude \
+FUZZ_TARGETS  = ./deploy:FuzzParseMarker ./deploy:FuzzIgnore ./deploy:FuzzInclude ./deploy/manifest:FuzzParse \
                 ./remote:FuzzParseURL ./remote:FuzzCheckName ./dumbhttp:FuzzParseInfoRefs ./dumbhttp:FuzzParsePacks \
                 ./diag:FuzzParsePASV ./diag:FuzzParseEPSV ./diag:FuzzParseFEAT ./remote/ftp:FuzzParseMLSD \
                 ./remote/ftp:FuzzParseDigestReply ./remote/ftp:FuzzHashWayFrom

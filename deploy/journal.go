@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,7 +29,7 @@ const JournalName = ".gftp.journal"
 type journal struct {
 	Target   string            `json:"target"`
 	Run      string            `json:"run,omitempty"` // the run that wrote it (its temporary files carry it)
-	Uploaded map[string]string `json:"uploaded"`      // path -> blob SHA
+	Uploaded map[string]string `json:"uploaded"`      // path -> blob SHA, or sha256:<hex> of a local file
 
 	written time.Time // the journal's time on the server, when read
 }
@@ -150,7 +151,7 @@ func removeJournal(ctx context.Context, r remote.Remote) error {
 //
 // Any doubt, a failed digest included, says no: the file is uploaded again.
 func resumable(ctx context.Context, r remote.Remote, repo *Repo, a Action, recorded string, written time.Time) (bool, string) {
-	if a.blob.IsZero() || recorded != a.blob.String() {
+	if key := a.journalKey(); key == "" || recorded != key {
 		return false, ""
 	}
 	fi, err := r.Stat(ctx, a.Path)
@@ -196,9 +197,22 @@ func sameDigest(repo *Repo, a Action, d remote.Digest) (bool, error) {
 }
 
 func (j journal) record(a Action) {
-	if !a.blob.IsZero() {
-		j.Uploaded[a.Path] = a.blob.String()
+	if key := a.journalKey(); key != "" {
+		j.Uploaded[a.Path] = key
 	}
+}
+
+// journalKey is what the journal records for an upload: its blob's SHA-1,
+// or "sha256:" and the digest of a hashed local file; "" for a file whose
+// content is not pinned (it could change between two runs).
+func (a Action) journalKey() string {
+	switch {
+	case !a.blob.IsZero():
+		return a.blob.String()
+	case a.sum != nil:
+		return "sha256:" + hex.EncodeToString(a.sum[:])
+	}
+	return ""
 }
 
 func (j journal) forget(path string) { delete(j.Uploaded, path) }

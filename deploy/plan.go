@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/utils/merkletrie"
 
+	"github.com/gftp/gftp/deploy/manifest"
 	"github.com/gftp/gftp/remote"
 )
 
@@ -25,11 +26,12 @@ type Op string
 
 // The operations, in the order the executor runs them.
 const (
-	OpMkdir  Op = "mkdir"
-	OpUpload Op = "upload"
-	OpDelete Op = "delete"
-	OpRmdir  Op = "rmdir"
-	OpMarker Op = "marker"
+	OpMkdir    Op = "mkdir"
+	OpUpload   Op = "upload"
+	OpDelete   Op = "delete"
+	OpRmdir    Op = "rmdir"
+	OpManifest Op = "manifest" // the content manifest (deploy/manifest), after every file
+	OpMarker   Op = "marker"
 )
 
 // Action is one step of a plan.
@@ -43,6 +45,17 @@ type Action struct {
 	blob plumbing.Hash // content from the object store, or
 	file string        // content from the work tree (include targets)
 	lfs  *lfsObject    // set when blob is a Git LFS pointer: its content
+	sum  *[32]byte     // file's SHA-256, when hashed for the manifest (the journal records it)
+}
+
+// FileUpload is the upload of local file to e.Path, for plans built
+// without a repository (gftp sync): e is the file's manifest entry, whose
+// size and digest were read from file. The executor needs no Repo for it,
+// and a run that fails records its digest in the journal, so that the next
+// run can skip it.
+func FileUpload(e manifest.Entry, file, reason string) Action {
+	sum := e.SHA256
+	return Action{Op: OpUpload, Path: e.Path, Size: e.Size, Reason: reason, file: file, sum: &sum}
 }
 
 // Plan is everything a deploy will do, computed before anything is touched.
@@ -50,7 +63,7 @@ type Plan struct {
 	From    plumbing.Hash // deployed commit; zero when uploading everything
 	To      plumbing.Hash // commit being deployed
 	Commits int           // commits between From and To; -1 when a shallow clone lacks the history between them
-	Marker  string        // the marker's name
+	Marker  string        // the marker's name; "" writes no marker (gftp sync)
 
 	Mkdirs  []Action // parents first
 	Uploads []Action // sorted by path
@@ -59,6 +72,10 @@ type Plan struct {
 	// Submodules are the submodules deployed with this plan, each with its
 	// own marker; their files are among the actions above.
 	Submodules []Submodule
+	// Manifest, when set, is written to manifest.Name after every upload
+	// and delete succeeded and before the marker: the files on the server
+	// that did not come from a commit, with their digests.
+	Manifest *manifest.Manifest
 	// Warnings are things the user should know (skipped symlinks, ...).
 	Warnings []string
 }
@@ -79,11 +96,25 @@ func (p *Plan) Actions() []Action {
 	all = append(all, p.Uploads...)
 	all = append(all, p.Deletes...)
 	all = append(all, p.Rmdirs...)
+	if p.Manifest != nil {
+		all = append(all, p.manifestAction(int64(len(p.Manifest.Bytes()))))
+	}
 	for _, sm := range p.Submodules {
 		all = append(all, sm.markerAction())
 	}
-	all = append(all, Action{Op: OpMarker, Path: p.Marker, Size: 41, Reason: p.To.String()})
+	if p.Marker != "" {
+		all = append(all, Action{Op: OpMarker, Path: p.Marker, Size: 41, Reason: p.To.String()})
+	}
 	return all
+}
+
+func (p *Plan) manifestAction(size int64) Action {
+	n := p.Manifest.Len()
+	s := "s"
+	if n == 1 {
+		s = ""
+	}
+	return Action{Op: OpManifest, Path: manifest.Name, Size: size, Reason: fmt.Sprintf("%d file%s not from a commit", n, s)}
 }
 
 // Empty reports whether the plan changes no file.

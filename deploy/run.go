@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -57,6 +58,7 @@ type Result struct {
 	Deleted     int
 	Rmdirs      int
 	Bytes       int64
+	Manifest    bool // the content manifest was written
 	Marker      bool // the marker was moved
 	Interrupted bool // the context was cancelled before the end
 	Failures    []Failure
@@ -96,15 +98,20 @@ func (e *FailedError) Unwrap() []error {
 }
 
 // Run executes the plan: directories and uploads in parallel, then
-// deletes, then emptied directories, then the marker, only when every step
-// before it succeeded. A failed run leaves the marker untouched, so the next
-// push sends the same changes again.
+// deletes, then emptied directories, then the content manifest, then the
+// marker, each only when every step before it succeeded. A failed run
+// leaves the manifest and the marker untouched, so the next push sends the
+// same changes again.
+//
+// Repo may be nil when every upload is a local file (FileUpload), and a
+// plan without a Marker ends with its manifest (gftp sync).
 func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	start := time.Now()
 	res := &Result{}
+	done := false // the deploy's last step succeeded
 	defer func() {
 		res.Elapsed = time.Since(start)
-		res.Interrupted = ctx.Err() != nil && !res.Marker
+		res.Interrupted = ctx.Err() != nil && !done
 	}()
 	obs := e.Observer
 	if obs == nil {
@@ -146,7 +153,7 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	started := false
 	defer func() {
 		switch {
-		case res.Marker:
+		case done:
 			jw.wait()
 			if found || jw.wrote {
 				if err := removeJournal(ctx, e.Remote); err != nil {
@@ -177,7 +184,7 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	var staged *stagedMarker
 	// With one job there is nothing to overlap: the marker is written at
 	// the end, as one upload, instead.
-	if jobs > 1 && len(p.Uploads)+len(p.Deletes) > 0 && ctx.Err() == nil {
+	if jobs > 1 && p.Marker != "" && len(p.Uploads)+len(p.Deletes) > 0 && ctx.Err() == nil {
 		staged = stageMarker(ctx, e.Remote, p.Marker, p.To)
 		defer func() {
 			if staged != nil && !res.Marker {
@@ -185,7 +192,7 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 			}
 		}()
 	}
-	var bytes atomic.Int64
+	var sent atomic.Int64
 	var uploaded, resumed atomic.Int64
 	parallel(ctx, jobs, p.Uploads, func(a Action) {
 		if dirs.wait(ctx, a.Path) != nil {
@@ -210,7 +217,7 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		mu.Lock()
 		jr.forget(a.Path)
 		mu.Unlock()
-		err := e.upload(ctx, a, obs, &bytes)
+		err := e.upload(ctx, a, obs, &sent)
 		obs.End(a, err)
 		if err != nil {
 			log.Info("upload failed", "path", a.Path, "err", err)
@@ -226,7 +233,7 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	})
 	<-dirs.done
 	res.Mkdirs = int(dirs.count.Load())
-	res.Uploaded, res.Resumed, res.Bytes = int(uploaded.Load()), int(resumed.Load()), bytes.Load()
+	res.Uploaded, res.Resumed, res.Bytes = int(uploaded.Load()), int(resumed.Load()), sent.Load()
 	if err := ctx.Err(); err != nil {
 		res.Failures = failures
 		return res, err
@@ -323,7 +330,23 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		return res, err
 	}
 
-	// 5. The submodules' markers, each once its files are all there, then
+	// 5. The content manifest, once every file it lists is in place, and
+	// before the marker that says the deploy is complete.
+	if p.Manifest != nil {
+		data := p.Manifest.Bytes()
+		m := p.manifestAction(int64(len(data)))
+		obs.Begin(m)
+		err := remote.PutAtomic(ctx, e.Remote, m.Path, bytes.NewReader(data), int64(len(data)))
+		obs.End(m, err)
+		if err != nil {
+			res.Failures = append(failures, Failure{m, err})
+			return res, &FailedError{Failures: res.Failures}
+		}
+		res.Manifest = true
+		log.Info("manifest written", "path", m.Path, "entries", p.Manifest.Len(), "bytes", len(data))
+	}
+
+	// 6. The submodules' markers, each once its files are all there, then
 	// the marker, last.
 	for _, sm := range p.Submodules {
 		m := sm.markerAction()
@@ -335,6 +358,10 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 			return res, &FailedError{Failures: res.Failures}
 		}
 		log.Info("submodule marker written", "path", sm.Marker, "commit", sm.To)
+	}
+	if p.Marker == "" {
+		done = true
+		return res, nil
 	}
 	m := Action{Op: OpMarker, Path: p.Marker, Size: 41, Reason: p.To.String()}
 	obs.Begin(m)
@@ -353,6 +380,7 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		return res, &FailedError{Failures: res.Failures}
 	}
 	res.Marker = true
+	done = true
 	return res, nil
 }
 

@@ -51,10 +51,13 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-# The comparison with git-ftp and lftp against real vsftpd (FTPES), at
-# loopback and across a simulated 50 ms WAN (network namespaces, as root),
-# plus gftp over SFTP; writes BENCHMARKS.md. About 15 minutes; never part of
-# `make test`, which runs only its smoke version. BENCH_RUNS runs per cell.
+# The comparison with its peers, at loopback and across a simulated 50 ms
+# WAN (network namespaces, as root): FTPES on vsftpd at TLS 1.2 and 1.3
+# against lftp and git-ftp, SFTP on OpenSSH against rclone and lftp, S3 on
+# versitygw against rclone and aws s3 sync; writes BENCHMARKS.md. About 45
+# minutes; never part of `make test`, which runs only its smoke version.
+# BENCH_RUNS runs per cell; GFTP_BENCH_TARGETS=ftpes12,ftpes13,sftp,s3 and
+# GFTP_BENCH_NET=loopback|wan narrow it (BENCHMARKS.md then holds only those).
 BENCH_RUNS    ?= 3
 bench:
 	GFTP_BENCH=1 GFTP_BENCH_RUNS=$(BENCH_RUNS) GFTP_BENCH_OUT=$(CURDIR)/BENCHMARKS.md \

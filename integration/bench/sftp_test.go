@@ -50,13 +50,7 @@ func TestSFTPInFlight(t *testing.T) {
 	if _, err := exec.LookPath("rclone"); err == nil && os.Getenv("GFTP_BENCH_RCLONE") != "0" {
 		tools = append(tools, rcloneSFTPTool)
 	}
-	networks := []string{"loopback", "50 ms RTT"}
-	switch os.Getenv("GFTP_BENCH_NET") {
-	case "loopback":
-		networks = networks[:1]
-	case "wan":
-		networks = networks[1:]
-	}
+	networks := benchNetworks()
 	var lines []string
 	for _, network := range networks {
 		var srv *servers.Server

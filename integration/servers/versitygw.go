@@ -61,12 +61,19 @@ func versitygwPath() string {
 type S3Option func(*s3Config)
 
 type s3Config struct {
-	tls bool
+	tls       bool
+	netns, ip string
 }
 
 // WithS3TLS serves HTTPS with a certificate from a CA made for the test; the
 // Server's CACert is that CA, and its endpoint flag says https.
 func WithS3TLS() S3Option { return func(c *s3Config) { c.tls = true } }
+
+// WithS3Netns runs versitygw in the network namespace ns (made by the
+// caller, with `ip netns add`), listening on ip, an address of that
+// namespace. Server.Addr and the endpoint flag name ip; the caller reaches
+// them from a namespace that routes to it.
+func WithS3Netns(ns, ip string) S3Option { return func(c *s3Config) { c.netns, c.ip = ns, ip } }
 
 // StartS3 runs versitygw with its posix backend on a free loopback port,
 // serving one empty bucket, and stops it when the test ends.
@@ -95,7 +102,11 @@ func StartS3(t testing.TB, opts ...S3Option) *Server {
 		t.Fatalf("versitygw: %v", err)
 	}
 	port := FreePort(t)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	listen := "127.0.0.1"
+	if c.netns != "" {
+		listen = c.ip
+	}
+	addr := net.JoinHostPort(listen, strconv.Itoa(port))
 	args := []string{
 		"--port", addr,
 		"--access", S3AccessKey,
@@ -113,6 +124,11 @@ func StartS3(t testing.TB, opts ...S3Option) *Server {
 	args = append(args, "posix", gwroot)
 	var out vgwOutput
 	cmd := exec.Command(bin, args...)
+	if c.netns != "" {
+		// ip netns exec enters the namespace and execs versitygw, so
+		// the process (and its Pdeathsig) is versitygw's own.
+		cmd = exec.Command("ip", append([]string{"netns", "exec", c.netns, bin}, args...)...)
+	}
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID=", "ROOT_SECRET_ACCESS_KEY=", "ROOT_ACCESS_KEY=", "ROOT_SECRET_KEY=")
 	cmd.Stdout = &out
 	cmd.Stderr = &out
@@ -134,7 +150,7 @@ func StartS3(t testing.TB, opts ...S3Option) *Server {
 			t.Logf("versitygw output:\n%s", out.String())
 		}
 	})
-	if err := vgwWaitListening(addr, exited, 20*time.Second); err != nil {
+	if err := vgwWaitListening(addr, c.netns, exited, 20*time.Second); err != nil {
 		t.Fatalf("versitygw on %s: %v\n%s", addr, err, out.String())
 	}
 	return &Server{
@@ -155,15 +171,28 @@ func StartS3(t testing.TB, opts ...S3Option) *Server {
 	}
 }
 
-// vgwWaitListening waits until addr accepts a connection, the process exits,
-// or the time is up.
-func vgwWaitListening(addr string, exited <-chan struct{}, limit time.Duration) error {
+// vgwWaitListening waits until addr accepts a connection (dialled from
+// inside netns when it is set: the root namespace cannot reach it), the
+// process exits, or the time is up.
+func vgwWaitListening(addr, netns string, exited <-chan struct{}, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
+		var err error
+		if netns != "" {
+			host, port, _ := net.SplitHostPort(addr)
+			var out []byte
+			out, err = exec.Command("ip", "netns", "exec", netns, "bash", "-c", "exec 3<>/dev/tcp/"+host+"/"+port).CombinedOutput()
+			if err == nil {
+				return nil
+			}
+			err = fmt.Errorf("%v: %s", err, bytes.TrimSpace(out))
+		} else {
+			var c net.Conn
+			c, err = net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				return nil
+			}
 		}
 		select {
 		case <-exited:

@@ -11,9 +11,9 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/gftp/gftp/internal/ftpconn"
 	"github.com/gftp/gftp/internal/tlstrace"
 )
 
@@ -38,10 +38,10 @@ type dataResult struct {
 	bytes    int64
 }
 
-// opener makes one data connection: it sends the mode's command and
-// returns a function that, once the transfer command was sent, yields the
-// connection.
-type opener func(c *Check) (open func() (net.Conn, error), res *dataResult)
+// opener asks for a data channel in one mode: it sends the mode's command
+// and returns the channel, to be opened once the transfer command is sent,
+// or nil and what went wrong.
+type opener func(c *Check) (*ftpconn.Channel, *dataResult)
 
 // dataChecks is check 5c: one LIST over each mode. A mode that fails while
 // another works is a warning (gftp can be told to use the one that works);
@@ -114,64 +114,70 @@ func (r *runner) dataChecks() {
 func (r *runner) dropControl() {
 	if r.ctl != nil {
 		r.stop()
-		r.ctl.conn.Close()
+		r.ctl.Abort()
 		r.ctl = nil
 	}
 }
 
-// epsv asks for an extended passive port (RFC 2428) and dials it on the
-// control connection's address.
-func (r *runner) epsv(c *Check) (func() (net.Conn, error), *dataResult) {
-	res := &dataResult{}
-	code, msg, err := r.ctl.cmd("EPSV")
-	if err != nil {
-		c.set(Fail, "EPSV: %v", err)
-		res.lost = true
-		return nil, res
-	}
-	if code != 229 {
-		c.set(Fail, "the server does not support EPSV: %s", lastLine(msg))
-		res.noMode = true
-		return nil, res
-	}
-	port, err := ParseEPSV(msg)
-	if err != nil {
-		c.set(Fail, "%v", err)
-		return nil, res
-	}
-	return r.dialPassive(c, res, nil, port), res
-}
+// epsv asks for an extended passive port (RFC 2428); ftpconn dials it on
+// the control connection's address.
+func (r *runner) epsv(c *Check) (*ftpconn.Channel, *dataResult) { return r.passive(c, "EPSV") }
 
 // pasv asks for a passive address (RFC 959), flags one that reveals NAT,
 // and dials the port on the control connection's address, as gftp, curl
 // and FileZilla do by default.
-func (r *runner) pasv(c *Check) (func() (net.Conn, error), *dataResult) {
+func (r *runner) pasv(c *Check) (*ftpconn.Channel, *dataResult) { return r.passive(c, "PASV") }
+
+func (r *runner) passive(c *Check, cmd string) (*ftpconn.Channel, *dataResult) {
 	res := &dataResult{}
-	code, msg, err := r.ctl.cmd("PASV")
+	rs, err := r.ctl.Do(cmd)
 	if err != nil {
-		c.set(Fail, "PASV: %v", err)
+		c.set(Fail, "%s: %v", cmd, err)
 		res.lost = true
 		return nil, res
 	}
-	if code != 227 {
-		c.set(Fail, "the server refused PASV: %s", lastLine(msg))
+	switch reply := rs[0]; {
+	case cmd == "EPSV" && reply.Code != 229:
+		c.set(Fail, "the server does not support EPSV: %s", replyText(reply.Code, reply.Msg))
+		res.noMode = true
+		return nil, res
+	case cmd == "PASV" && reply.Code != 227:
+		c.set(Fail, "the server refused PASV: %s", replyText(reply.Code, reply.Msg))
 		res.noMode = true
 		return nil, res
 	}
-	ip, port, err := ParsePASV(msg)
+	ch, err := r.ctl.Passive(cmd, rs[0])
 	if err != nil {
 		c.set(Fail, "%v", err)
 		return nil, res
 	}
-	ctlIP := r.ctl.conn.RemoteAddr().(*net.TCPAddr).IP
-	if advice := pasvAdvice(ip, ctlIP, r.o.TrustPASVIP); advice != nil && r.dialer == nil {
-		c.Advice = append(c.Advice, advice...)
-		res.warn = fmt.Sprintf("; but the PASV reply names %s, not %s", ip, ctlIP)
+	// Wait for the dial, so that a port that cannot be reached is told
+	// apart from a refused transfer, and the log reads in order.
+	ch.WaitDial(r.o.ConnectTimeout + time.Second)
+	if ch.Failed() {
+		_, err := ch.Open(r.ctx)
+		port, why := "", err.Error()
+		var de *dialError
+		if errors.As(err, &de) {
+			port, why = de.port, de.why
+		}
+		res.dialFail = true
+		c.set(Fail, "cannot connect to the server's passive port %s: %s", port, why)
+		c.advise("in passive mode you open the data connection to the server: its firewall (and any NAT in front of it) must let in its whole passive port range, not only port %d", r.t.Port)
+		c.advise("on the server: vsftpd pasv_min_port/pasv_max_port, proftpd PassivePorts, pure-ftpd -p LOW:HIGH; open that range in its firewall or security group")
+		c.advise("if your own network blocks outgoing connections to high ports, active mode (--active) may work instead")
+		return nil, res
 	}
-	if r.o.TrustPASVIP {
-		return r.dialPassive(c, res, ip, port), res
+	if cmd == "PASV" {
+		r.mu.Lock()
+		ip := r.announced
+		r.mu.Unlock()
+		if advice := pasvAdvice(ip, r.peer, r.o.TrustPASVIP); advice != nil && r.dialer == nil && ip != nil {
+			c.Advice = append(c.Advice, advice...)
+			res.warn = fmt.Sprintf("; but the PASV reply names %s, not %s", ip, r.peer)
+		}
 	}
-	return r.dialPassive(c, res, nil, port), res
+	return ch, res
 }
 
 // pasvAdvice explains a PASV address that is not the one the control
@@ -193,94 +199,37 @@ func pasvAdvice(pasv, ctl net.IP, trust bool) []string {
 	return []string{fmt.Sprintf("the server announces %s for data connections, not %s where you reach it; gftp connects to %s (--trust-pasv-ip would use %s)", pasv, ctl, ctl, pasv)}
 }
 
-// dialPassive connects to port at ip, or at the control connection's
-// address when ip is nil.
-func (r *runner) dialPassive(c *Check, res *dataResult, ip net.IP, port int) func() (net.Conn, error) {
-	host := r.dataHost()
-	if ip != nil {
-		host = ip.String()
-	}
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	r.log(fmt.Sprintf("*   Trying %s...", addr))
-	conn, err := r.dial(addr)
-	if err != nil {
-		res.dialFail = true
-		why := err.Error()
-		var ne net.Error
-		switch {
-		case errors.Is(err, syscall.ECONNREFUSED):
-			why = "connection refused"
-		case errors.As(err, &ne) && ne.Timeout():
-			why = fmt.Sprintf("no answer in %s", r.o.ConnectTimeout)
-		}
-		r.log(fmt.Sprintf("* connect to %s port %d failed: %s", host, port, why))
-		c.set(Fail, "cannot connect to the server's passive port %d: %s", port, why)
-		c.advise("in passive mode you open the data connection to the server: its firewall (and any NAT in front of it) must let in its whole passive port range, not only port %d", r.t.Port)
-		c.advise("on the server: vsftpd pasv_min_port/pasv_max_port, proftpd PassivePorts, pure-ftpd -p LOW:HIGH; open that range in its firewall or security group")
-		c.advise("if your own network blocks outgoing connections to high ports, active mode (--active) may work instead")
-		return nil
-	}
-	r.log(fmt.Sprintf("* Connected to %s (%s) port %d", r.t.Host, host, port))
-	return func() (net.Conn, error) { return conn, nil }
-}
-
-// active listens on the control connection's local address and announces
-// it with PORT, or EPRT for IPv6: the server connects back (RFC 959).
-func (r *runner) active(c *Check) (func() (net.Conn, error), *dataResult) {
+// active listens (on the control connection's local address, or as
+// --active-addr and --active-ports say) and announces it with EPRT, or
+// with PORT when the server lacks EPRT, as gftp --active does: the server
+// connects back (RFC 959, RFC 2428).
+func (r *runner) active(c *Check) (*ftpconn.Channel, *dataResult) {
 	res := &dataResult{}
-	local := r.ctl.conn.LocalAddr().(*net.TCPAddr)
-	l, err := listenActive(local.IP, r.o.ActivePorts)
-	if err != nil {
-		c.set(Fail, "cannot listen for the server's connection: %v", err)
-		return nil, res
-	}
-	announce := *l.Addr().(*net.TCPAddr)
-	if r.o.ActiveAddr != "" {
-		announce.IP = net.ParseIP(r.o.ActiveAddr)
-	}
-	cmd := portCommand(&announce)
-	code, msg, err := r.ctl.cmd(cmd)
-	if err != nil {
-		l.Close()
-		c.set(Fail, "%s: %v", strings.Fields(cmd)[0], err)
-		res.lost = true
-		return nil, res
-	}
-	if code != 200 {
-		l.Close()
-		res.noMode = true
-		c.set(Fail, "the server does not allow active mode: %s was answered %s", strings.Fields(cmd)[0], lastLine(msg))
-		c.advise("the server accepts passive mode only: use passive mode, gftp's default (do not pass --active)")
-		return nil, res
-	}
-	return func() (net.Conn, error) {
-		defer l.Close()
-		_ = l.SetDeadline(time.Now().Add(r.o.Timeout))
-		conn, err := l.Accept()
-		if err == nil {
-			r.log(fmt.Sprintf("* Connection from %s accepted", conn.RemoteAddr()))
+	for {
+		ch, err := r.ctl.Listen()
+		if err != nil {
+			c.set(Fail, "cannot listen for the server's connection: %v", err)
+			return nil, res
 		}
-		return conn, err
-	}, res
-}
-
-// listenActive listens on ip, on a port of the range "LOW-HIGH" when one
-// is given.
-func listenActive(ip net.IP, ports string) (*net.TCPListener, error) {
-	lo, hi, err := portRange(ports)
-	if err != nil {
-		return nil, err
-	}
-	if lo == 0 {
-		return net.ListenTCP("tcp", &net.TCPAddr{IP: ip})
-	}
-	for p := lo; p <= hi; p++ {
-		l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: p})
-		if err == nil {
-			return l, nil
+		verb := strings.Fields(ch.Cmd)[0]
+		rs, err := r.ctl.Do(ch.Cmd)
+		if err != nil {
+			ch.Close()
+			c.set(Fail, "%s: %v", verb, err)
+			res.lost = true
+			return nil, res
 		}
+		if err := ch.Accepted(rs[0]); err != nil {
+			if verb == "EPRT" && ftpconn.ExtendedRefused(rs[0].Code) {
+				continue // Listen sends PORT now
+			}
+			res.noMode = true
+			c.set(Fail, "the server does not allow active mode: %s was answered %s", verb, replyText(rs[0].Code, rs[0].Msg))
+			c.advise("the server accepts passive mode only: use passive mode, gftp's default (do not pass --active)")
+			return nil, res
+		}
+		return ch, res
 	}
-	return nil, fmt.Errorf("no free port in --active-ports %s", ports)
 }
 
 // portRange reads "LOW-HIGH" (0, 0 for "").
@@ -304,88 +253,88 @@ func activeAdvice(c *Check, addr string) {
 	c.advise("so prefer passive mode; use --active only when the server's passive ports are blocked, with --active-addr PUBLIC_IP and --active-ports LOW-HIGH forwarded to you")
 }
 
-// transfer runs one data command over a connection from o: LIST to
-// download, or STOR with data to upload. The client is the TLS client on
-// the data connection in either mode (RFC 4217 section 7), with the control
-// connection's session cache, so that it resumes the control session.
+// transfer runs one data command over a channel from o: LIST to download,
+// or STOR with data to upload. ftpconn makes the client the TLS client on
+// the data connection in either mode (RFC 4217 section 7), resuming the
+// control session, and closes it the way vsftpd over TLS 1.3 needs.
 func (r *runner) transfer(c *Check, o opener, command string, data []byte) *dataResult {
-	open, res := o(c)
-	if open == nil {
+	ch, res := o(c)
+	if ch == nil {
 		return res
 	}
-	code, msg, err := r.ctl.cmd(command)
+	r.mu.Lock()
+	r.dataTLS = nil
+	r.mu.Unlock()
+	rs, err := r.ctl.Do(command)
 	if err != nil {
+		ch.Close()
 		c.set(Fail, "%s: %v", command, err)
 		res.lost = true
-		if conn, err := open(); err == nil {
-			conn.Close()
-		}
 		return res
 	}
-	if code != 150 && code != 125 {
-		if conn, err := open(); err == nil {
-			conn.Close()
-		}
-		r.refused(c, res, command, code, msg)
+	if code := rs[0].Code; code != 150 && code != 125 {
+		ch.Close()
+		r.refused(c, res, command, code, rs[0].Msg)
 		return res
 	}
-	conn, err := open()
+	d, err := ch.Open(r.ctx)
+	if err == nil {
+		err = d.Handshake()
+	}
 	if err != nil {
-		res.noBack = true
-		c.set(Fail, "the server did not connect back in %s", r.o.Timeout)
-		activeAdvice(c, r.ctl.conn.LocalAddr().(*net.TCPAddr).IP.String())
-		// The server gives up with a 425 eventually; do not wait for it.
-		res.lost = true
-		return res
-	}
-	_ = conn.SetDeadline(time.Now().Add(r.o.Timeout))
-	var tc *tls.Conn
-	if r.prot {
-		tr := tlstrace.New(r.log)
-		tc = tls.Client(tr.Conn(conn), tr.Config(r.cfg))
-		if err := tc.HandshakeContext(r.ctx); err != nil {
-			tr.Failed(err)
-			conn.Close()
-			code, msg, rerr := r.ctl.reply()
-			if rerr == nil {
-				r.refused(c, res, command, code, msg)
-			} else {
-				c.set(Fail, "TLS handshake on the data connection failed: %v", err)
-				res.lost = true
-			}
+		if d != nil {
+			d.Abort()
+		}
+		if strings.HasPrefix(err.Error(), "active mode: ") {
+			res.noBack = true
+			c.set(Fail, "the server did not connect back in %s", r.o.Timeout)
+			activeAdvice(c, r.raw.LocalAddr().(*net.TCPAddr).IP.String())
+			// The server gives up with a 425 eventually; do not wait for it.
+			res.lost = true
 			return res
 		}
-		cs := tc.ConnectionState()
-		res.resumed = cs.DidResume
-		res.tls = &TLSInfo{Version: tlstrace.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite), Resumed: cs.DidResume}
-		_, line := tlstrace.Resumption(cs)
-		r.log(line)
-		c.TLS = res.tls
+		r.log("* TLS handshake failed: " + err.Error())
+		reply, rerr := r.ctl.Reply()
+		if rerr == nil {
+			r.refused(c, res, command, reply.Code, reply.Msg)
+		} else {
+			c.set(Fail, "TLS handshake on the data connection failed: %v", err)
+			res.lost = true
+		}
+		return res
 	}
-	var rw io.ReadWriter = conn
-	if tc != nil {
-		rw = tc
+	if r.prot {
+		r.mu.Lock()
+		cs := r.dataTLS
+		r.mu.Unlock()
+		if cs != nil {
+			res.resumed = cs.DidResume
+			res.tls = &TLSInfo{Version: tlstrace.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite), Resumed: cs.DidResume}
+			_, line := tlstrace.Resumption(*cs)
+			r.log(line)
+			c.TLS = res.tls
+		}
 	}
 	var xerr error
 	if data != nil {
 		var n int
-		n, xerr = rw.Write(data)
+		n, xerr = d.Write(data)
 		res.bytes = int64(n)
 	} else {
-		res.bytes, xerr = io.Copy(io.Discard, rw)
+		res.bytes, xerr = io.Copy(io.Discard, d)
 		if errors.Is(xerr, io.ErrUnexpectedEOF) {
 			xerr = nil // a server that closes without close_notify
 		}
 	}
-	closeData(conn, tc)
-	code, msg, err = r.ctl.reply()
+	_ = d.Close()
+	reply, err := r.ctl.Reply()
 	switch {
 	case err != nil:
 		c.set(Fail, "%s: no final reply: %v", command, err)
 		res.lost = true
 		return res
-	case code != 226 && code != 250:
-		r.refused(c, res, command, code, msg)
+	case reply.Code != 226 && reply.Code != 250:
+		r.refused(c, res, command, reply.Code, reply.Msg)
 		return res
 	case xerr != nil:
 		c.set(Fail, "%s: data connection: %v", command, xerr)
@@ -407,29 +356,9 @@ func (r *runner) transfer(c *Check, o opener, command string, data []byte) *data
 	return res
 }
 
-// closeData ends a data connection so that no byte is lost: close_notify,
-// a TCP half-close, then reading to EOF. Closing at once with unread TLS 1.3
-// session tickets makes the kernel send a RST, and vsftpd then answers 426
-// and drops the end of an upload (STYLE.md).
-func closeData(conn net.Conn, tc *tls.Conn) { closeDataWithin(conn, tc, 2*time.Second) }
-
-// closeDataWithin is closeData that waits at most drain for the server's
-// end of the connection.
-func closeDataWithin(conn net.Conn, tc *tls.Conn, drain time.Duration) {
-	if tc != nil {
-		_ = tc.CloseWrite()
-	}
-	if tcp, ok := conn.(*net.TCPConn); ok {
-		_ = tcp.CloseWrite()
-		_ = tcp.SetReadDeadline(time.Now().Add(drain))
-		_, _ = io.Copy(io.Discard, tcp)
-	}
-	conn.Close()
-}
-
 // refused explains a reply that refused a data transfer.
 func (r *runner) refused(c *Check, res *dataResult, command string, code int, msg string) {
-	line := lastLine(msg)
+	line := replyText(code, msg)
 	low := strings.ToLower(msg)
 	switch {
 	case code == 522 || code == 425 && r.prot && (strings.Contains(low, "reuse") || strings.Contains(low, "not permitted") || strings.Contains(low, "session")):
@@ -443,7 +372,7 @@ func (r *runner) refused(c *Check, res *dataResult, command string, code int, ms
 	case code == 425 && c.ID == modeActive:
 		res.noBack = true
 		c.set(Fail, "the server could not connect back to you: %s", line)
-		activeAdvice(c, r.ctl.conn.LocalAddr().(*net.TCPAddr).IP.String())
+		activeAdvice(c, r.raw.LocalAddr().(*net.TCPAddr).IP.String())
 	case code == 425:
 		c.set(Fail, "the server could not open the data connection: %s", line)
 	case code == 550 || code == 553 || code == 450 || code == 452 || code == 552:
@@ -466,161 +395,67 @@ func (r *runner) reuse() {
 	r.timed(c, func() { r.probeReuse(c) })
 }
 
-// session opens another control connection, secured with cfg and logged
-// in, without logging its dialogue into the report.
-func (r *runner) session(cfg *tls.Config) (ctl *control, end func(), err error) {
-	addr := r.t.Address()
-	if r.dialer == nil {
-		addr = net.JoinHostPort(r.ips[0].String(), strconv.Itoa(r.t.Port))
-	}
-	conn, err := r.dial(addr)
-	if err != nil {
-		return nil, nil, err
-	}
-	ctl = newControl(conn, r.o.Timeout, func(string) {})
-	stop := context.AfterFunc(r.ctx, func() { conn.Close() })
-	end = func() {
-		stop()
-		ctl.conn.Close()
-	}
-	secure := func() error {
-		tc := tls.Client(ctl.conn, cfg)
-		if err := tc.HandshakeContext(r.ctx); err != nil {
-			return err
-		}
-		ctl.setConn(tc)
-		return nil
-	}
-	step := func(cmd string, want int) error {
-		code, msg, err := ctl.cmd(cmd)
-		if err != nil {
-			return err
-		}
-		if code != want {
-			return fmt.Errorf("%s: %s", strings.Fields(cmd)[0], lastLine(msg))
-		}
-		return nil
-	}
-	err = func() error {
-		if r.t.Scheme == "ftps" {
-			if err := secure(); err != nil {
-				return err
-			}
-		}
-		if code, msg, err := ctl.reply(); err != nil || code != 220 {
-			return fmt.Errorf("greeting: %v %s", err, lastLine(msg))
-		}
-		if r.t.Scheme == "ftpes" {
-			if err := step("AUTH TLS", 234); err != nil {
-				return err
-			}
-			if err := secure(); err != nil {
-				return err
-			}
-		}
-		code, _, err := ctl.cmd("USER " + r.o.User)
-		if err == nil && code == 331 {
-			err = step("PASS "+r.o.Password, 230)
-		}
-		if err != nil {
-			return err
-		}
-		cmds := []string{"TYPE I"}
-		if r.t.Scheme != "ftp" {
-			cmds = []string{"PBSZ 0", "PROT P", "TYPE I"}
-		}
-		for _, cmd := range cmds {
-			if err := step(cmd, 200); err != nil {
-				return err
-			}
-		}
-		if strings.Trim(r.t.Path, "/") != "" {
-			return step("CWD "+r.t.Path, 250)
-		}
-		return nil
-	}()
-	if err != nil {
-		end()
-		return nil, nil, err
-	}
-	return ctl, end, nil
-}
-
 func (r *runner) probeReuse(c *Check) {
-	cfg := r.policy.config()
-	keepResumable(cfg, tls.ConnectionState{PeerCertificates: r.policy.chain})
-	ctl, end, err := r.session(cfg)
+	// A session whose data connections never resume: a full handshake
+	// each time.
+	cfg := r.tlsConfig(false)
+	cfg.SessionTicketsDisabled = true
+	ctl, err := r.session(cfg, false)
 	if err != nil {
 		c.set(Skip, "could not open a second session: %v", err)
 		return
 	}
-	defer end()
-	addr := ctl.conn.RemoteAddr().String()
-	if r.dialer != nil {
-		addr = r.t.Address()
-	}
-	// A passive data connection with a TLS config that has no session
-	// cache: a full handshake, never a resumption.
-	port := 0
+	defer ctl.Abort()
+	cmd := "PASV"
 	if r.good == modeEPSV {
-		code, msg, err := ctl.cmd("EPSV")
-		if err == nil && code == 229 {
-			port, err = ParseEPSV(msg)
-		}
-		if err != nil {
-			c.set(Skip, "EPSV on the second session: %v", err)
-			return
-		}
-	} else {
-		code, msg, err := ctl.cmd("PASV")
-		if err == nil && code == 227 {
-			_, port, err = ParsePASV(msg)
-		}
-		if err != nil {
-			c.set(Skip, "PASV on the second session: %v", err)
-			return
-		}
+		cmd = "EPSV"
 	}
-	host, _, _ := net.SplitHostPort(addr)
-	dc, err := r.dial(net.JoinHostPort(host, strconv.Itoa(port)))
+	rs, err := ctl.Do(cmd)
+	var ch *ftpconn.Channel
+	if err == nil {
+		ch, err = ctl.Passive(cmd, rs[0])
+	}
+	if err != nil {
+		c.set(Skip, "%s on the second session: %v", cmd, err)
+		return
+	}
+	rs, err = ctl.Do("LIST")
+	if err != nil || rs[0].Code != 150 && rs[0].Code != 125 {
+		ch.Close()
+		msg := ""
+		if err == nil {
+			msg = replyText(rs[0].Code, rs[0].Msg)
+		}
+		c.set(Skip, "LIST on the second session: %v %s", err, msg)
+		return
+	}
+	d, err := ch.Open(r.ctx)
 	if err != nil {
 		c.set(Skip, "second data connection: %v", err)
 		return
 	}
-	if err := ctl.send("LIST"); err != nil {
-		dc.Close()
-		c.set(Skip, "LIST: %v", err)
-		return
-	}
-	code, msg, err := ctl.reply()
-	if err != nil || code != 150 && code != 125 {
-		dc.Close()
-		c.set(Skip, "LIST on the second session: %v %s", err, lastLine(msg))
-		return
-	}
-	fresh := r.policy.config()
-	fresh.ClientSessionCache = nil
-	_ = dc.SetDeadline(time.Now().Add(r.o.Timeout))
-	tc := tls.Client(dc, fresh)
-	herr := tc.HandshakeContext(r.ctx)
+	herr := d.Handshake()
 	if herr == nil {
 		// A server that refuses the session may leave the connection
 		// open: do not wait long for the listing.
-		_ = dc.SetReadDeadline(time.Now().Add(time.Second))
-		_, _ = io.Copy(io.Discard, tc)
+		t := time.AfterFunc(time.Second, d.Abort)
+		_, _ = io.Copy(io.Discard, d)
+		t.Stop()
+		_ = d.Close()
+	} else {
+		d.Abort()
 	}
-	closeDataWithin(dc, tc, 300*time.Millisecond)
-	code, msg, err = ctl.reply()
+	reply, err := ctl.Reply()
 	switch {
 	case err != nil && herr != nil:
 		c.set(OK, "required: the server dropped a data connection that did not resume the TLS session (%v); gftp resumes it", herr)
 	case err != nil:
 		c.set(OK, "required: the server closed the session after a data connection that did not resume the TLS session; gftp resumes it")
-	case code == 226 || code == 250:
+	case reply.Code == 226 || reply.Code == 250:
 		c.set(OK, "not required: the server accepted a data connection that did not resume the TLS session")
 		return
 	default:
-		c.set(OK, "required: a data connection that did not resume the TLS session was refused (%s); gftp resumes it", lastLine(msg))
+		c.set(OK, "required: a data connection that did not resume the TLS session was refused (%s); gftp resumes it", replyText(reply.Code, reply.Msg))
 	}
 	c.advise("clients that do not resume the session fail here with the same reply (curl over TLS 1.3 to proftpd, FileZilla without session reuse)")
 }
@@ -635,13 +470,12 @@ func (r *runner) writeTest() {
 	if r.ctl == nil {
 		// The control connection was lost in an earlier check (vsftpd
 		// drops it after 522; an active connection that never came).
-		ctl, end, err := r.session(r.cfg)
+		ctl, err := r.session(r.tlsConfig(false), true)
 		if err != nil {
 			c.set(Fail, "could not log in again: %v", err)
 			return
 		}
-		ctl.log = r.log
-		r.ctl, r.stop = ctl, func() bool { end(); return true }
+		r.ctl, r.stop = ctl, context.AfterFunc(r.ctx, ctl.Abort)
 	}
 	r.timed(c, func() { r.doWriteTest(c) })
 }
@@ -666,41 +500,43 @@ func (r *runner) doWriteTest(c *Check) {
 	cleanup := name
 	defer func() {
 		if cleanup != "" && r.ctl != nil {
-			_, _, _ = r.ctl.cmd("DELE " + cleanup)
+			_, _ = r.ctl.Do("DELE " + cleanup)
 		}
 	}()
-	code, msg, err := r.ctl.cmd("SIZE " + name)
+	rs, err := r.ctl.Do("SIZE " + name)
 	switch {
 	case err != nil:
 		c.set(Fail, "SIZE: %v", err)
 		return
-	case code != 213:
-		c.set(Warn, "stored, but SIZE is not supported: %s", lastLine(msg))
-	case strings.TrimSpace(strings.TrimPrefix(lastLine(msg), "213")) != strconv.Itoa(len(content)):
-		c.set(Fail, "stored %d bytes, but the server has %s", len(content), strings.TrimSpace(strings.TrimPrefix(lastLine(msg), "213")))
-		return
+	case rs[0].Code != 213:
+		c.set(Warn, "stored, but SIZE is not supported: %s", replyText(rs[0].Code, rs[0].Msg))
+	default:
+		if n, err := ftpconn.ParseSize(rs[0]); err != nil || n != int64(len(content)) {
+			c.set(Fail, "stored %d bytes, but the server has %s", len(content), strings.TrimSpace(rs[0].Msg))
+			return
+		}
 	}
-	code, msg, err = r.ctl.cmd("RNFR " + name)
-	if err == nil && code == 350 {
-		code, msg, err = r.ctl.cmd("RNTO " + renamed)
+	rs, err = r.ctl.Do("RNFR " + name)
+	if err == nil && rs[0].Code == 350 {
+		rs, err = r.ctl.Do("RNTO " + renamed)
 	}
 	switch {
 	case err != nil:
 		c.set(Fail, "rename: %v", err)
 		return
-	case code != 250:
-		c.set(Fail, "cannot rename: %s", lastLine(msg))
+	case rs[0].Code != 250:
+		c.set(Fail, "cannot rename: %s", replyText(rs[0].Code, rs[0].Msg))
 		c.advise("gftp uploads to a temporary name and renames it into place; the server must allow RNFR/RNTO")
 		return
 	}
 	cleanup = renamed
-	code, msg, err = r.ctl.cmd("DELE " + renamed)
+	rs, err = r.ctl.Do("DELE " + renamed)
 	switch {
 	case err != nil:
 		c.set(Fail, "DELE: %v", err)
 		return
-	case code != 250:
-		c.set(Fail, "cannot delete: %s", lastLine(msg))
+	case rs[0].Code != 250:
+		c.set(Fail, "cannot delete: %s", replyText(rs[0].Code, rs[0].Msg))
 		c.advise("gftp deletes files removed from the repository; the user needs delete permission (vsftpd write_enable, proftpd <Limit DELE>)")
 		return
 	}

@@ -5,9 +5,10 @@
 // a data connection in each mode (EPSV, PASV, active), whether the server
 // demands TLS session reuse, and optionally a write test.
 //
-// It is independent of remote/: it has its own small FTP client, so that it
-// can watch every step that a transport hides, and so that a bug in the
-// transport cannot hide itself from the diagnosis.
+// It is independent of remote/, and speaks FTP through internal/ftpconn,
+// the protocol code of gftp's FTP transport (the same login batch, data
+// channels and TLS), one step at a time, so that it watches every step a
+// transport hides and diagnoses what a deploy does.
 package diag
 
 import (
@@ -17,13 +18,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/gftp/gftp/internal/ftpconn"
 	"github.com/gftp/gftp/internal/proxy"
 	"github.com/gftp/gftp/internal/tlstrace"
 	"github.com/gftp/gftp/internal/trust"
@@ -161,15 +166,33 @@ type runner struct {
 	rep *Report
 	cur *Check
 
-	ips     []net.IP
-	ctl     *control
-	stop    func() bool // ends the context watch on ctl
-	cfg     *tls.Config // this control connection's TLS, with its session cache
-	policy  *policy
-	trusted bool // the certificate passed the policy (or there is no TLS)
-	feats   map[string]string
-	prot    bool   // data connections are protected (PROT P)
-	good    string // a data mode that worked: "epsv", "pasv" or "active"
+	ips       []net.IP
+	raw       net.Conn      // the control connection the connect check opened
+	peer      net.IP        // where it goes (the proxy, through one)
+	ctl       *ftpconn.Conn // the control connection, once the greeting is in
+	stop      func() bool   // ends the context watch on ctl
+	activeCfg *ftpconn.Active
+	policy    *policy
+	feats     map[string]string
+	prot      bool   // data connections are protected (PROT P)
+	good      string // a data mode that worked: "epsv", "pasv" or "active"
+
+	// mu guards what ftpconn's callbacks (the TLS hook, the dialer of
+	// passive connections, which runs on its own goroutine) share with
+	// the checks, and the current check's log.
+	mu        sync.Mutex
+	trusted   bool   // the certificate passed the policy (or there is no TLS)
+	accepted  string // why a certificate that did not verify was used
+	ctlTLS    *tls.ConnectionState
+	dataTLS   *tls.ConnectionState // the last data connection's handshake
+	announced net.IP               // the address in the last passive reply
+	// next, while ftpconn.Dial runs, begins the check a dialogue line
+	// belongs to (the greeting, then TLS, or the other way round).
+	next func(line string)
+	// quietNext drops ftpconn's "* Connected" line: the connect check
+	// has it.
+	quietNext bool
+	muted     bool // a second session logs in: not in the report
 
 	dialer        proxy.ContextDialer // nil: direct (proxy.go)
 	proxyName     string              // the proxy URL, password redacted
@@ -178,16 +201,27 @@ type runner struct {
 
 // begin starts a check; the dialogue goes into it until the next.
 func (r *runner) begin(id, title string) *Check {
-	c := &Check{ID: id, Title: title, Status: OK}
-	r.rep.Checks = append(r.rep.Checks, c)
-	r.cur = c
-	return c
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cur = r.newCheck(id, title)
+	return r.cur
 }
 
 func (r *runner) log(line string) {
+	r.mu.Lock()
+	if r.muted || r.quietNext && strings.HasPrefix(line, "* Connected to ") {
+		r.quietNext = false
+		r.mu.Unlock()
+		return
+	}
+	line = strings.ReplaceAll(line, acceptedMark, r.accepted)
+	if r.next != nil {
+		r.next(line)
+	}
 	if r.cur != nil {
 		r.cur.Log = append(r.cur.Log, line)
 	}
+	r.mu.Unlock()
 	if r.o.Log != nil {
 		r.o.Log(line)
 	}
@@ -228,26 +262,16 @@ func (r *runner) run() {
 		c.set(Fail, "--active-addr %q is not an IP address", a)
 		return
 	}
-	if !r.setupProxy() || !r.resolve() || !r.connect() {
+	if r.activeCfg, err = ftpconn.ParseActive(r.o.ActiveAddr, r.o.ActivePorts); err != nil {
+		c := r.begin("options", "Active mode options")
+		c.set(Fail, "%v", err)
 		return
 	}
-	if r.t.Scheme == "ftps" {
-		if !r.handshake(false) {
-			return
-		}
-		r.certificate()
-	}
-	if !r.banner() {
+	if !r.setupProxy() || !r.resolve() || !r.connect() || !r.greet() {
 		return
 	}
 	r.feat()
-	switch r.t.Scheme {
-	case "ftpes":
-		if !r.authTLS() {
-			return
-		}
-		r.certificate()
-	case "ftp":
+	if r.t.Scheme == "ftp" {
 		r.plain()
 	}
 	if r.ctx.Err() != nil {
@@ -272,28 +296,29 @@ func (r *runner) run() {
 	if !r.login() {
 		return
 	}
-	if r.cfg != nil && !r.protect() {
-		return
-	}
 	r.dataChecks()
-	if r.cfg != nil && r.good != "" && r.good != "active" {
+	if r.secure() && r.good != "" && r.good != "active" {
 		r.reuse()
 	}
 	if r.o.WriteTest {
 		r.writeTest()
 	}
-	if r.ctl != nil {
-		r.cur = nil // the goodbye belongs to no check
-		_ = r.ctl.send("QUIT")
-		_, _, _ = r.ctl.reply()
-	}
 }
 
+// secure reports whether the control connection is over TLS.
+func (r *runner) secure() bool { return r.t.Scheme != "ftp" }
+
 func (r *runner) close() {
-	if r.ctl != nil {
+	r.mu.Lock()
+	r.cur = nil // the goodbye belongs to no check
+	r.mu.Unlock()
+	switch {
+	case r.ctl != nil:
 		r.stop()
-		r.ctl.conn.Close()
+		_ = r.ctl.Close() // QUIT, when the dialogue is in step
 		r.ctl = nil
+	case r.raw != nil:
+		r.raw.Close()
 	}
 	if r.ctx.Err() != nil {
 		r.rep.Notes = append(r.rep.Notes, "interrupted: the checks after the last one did not run")
@@ -384,9 +409,8 @@ func (r *runner) connect() bool {
 		}
 	})
 	if conn != nil {
-		c.set(OK, "connected to %s port %d", conn.RemoteAddr().(*net.TCPAddr).IP, port)
-		r.ctl = newControl(conn, r.o.Timeout, r.log)
-		r.stop = context.AfterFunc(r.ctx, func() { conn.Close() })
+		r.raw, r.peer = conn, conn.RemoteAddr().(*net.TCPAddr).IP
+		c.set(OK, "connected to %s port %d", r.peer, port)
 		return true
 	}
 	switch {
@@ -407,51 +431,165 @@ func (r *runner) connect() bool {
 	return false
 }
 
-// banner is check 2a: the greeting.
-func (r *runner) banner() bool {
-	c := r.begin("banner", "Server greeting")
-	var code int
-	var msg string
-	var err error
-	r.timed(c, func() { code, msg, err = r.ctl.reply() })
+// greet is checks 2a and 3: ftpconn takes over the control connection and
+// reads the greeting, and secures it with TLS (explicit: AUTH TLS after the
+// greeting; implicit: before it), as a deploy does. Its dialogue is split
+// into the checks it belongs to as it arrives; the certificate is judged
+// during the handshake (tlsConfig) and shown by the certificate check.
+func (r *runner) greet() bool {
+	var tlsCfg *tls.Config
+	first := r.begin("banner", "Server greeting")
+	switch r.t.Scheme {
+	case "ftpes":
+		tlsCfg = r.tlsConfig(true)
+		r.next = func(line string) {
+			if line == "> AUTH TLS" && r.cur.ID == "banner" {
+				r.cur.Elapsed = time.Since(r.cur.start)
+				r.cur = r.newCheck("tls", "TLS (AUTH TLS)")
+			}
+		}
+	case "ftps":
+		tlsCfg = r.tlsConfig(true)
+		first.ID, first.Title = "tls", "TLS (implicit)"
+		r.next = func(line string) {
+			if strings.HasPrefix(line, "< ") && r.cur.ID == "tls" {
+				r.cur.Elapsed = time.Since(r.cur.start)
+				r.cur = r.newCheck("banner", "Server greeting")
+			}
+		}
+	}
+	r.quietNext = true
+	d := &dialer{r: r, first: r.raw}
+	ctl, err := ftpconn.Dial(r.ctx, r.ftpConfig(d, slog.New(dialogue{r}), tlsCfg))
+	r.mu.Lock()
+	r.next, r.quietNext = nil, false
+	cur := r.cur
+	cur.Elapsed = time.Since(cur.start)
+	r.mu.Unlock()
+	if ctl != nil {
+		r.ctl = ctl
+		r.stop = context.AfterFunc(r.ctx, ctl.Abort)
+	}
+	if tc := r.rep.Check("tls"); tc != nil && r.ctlTLS != nil {
+		cs := r.ctlTLS
+		tc.TLS = &TLSInfo{Version: tlstrace.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite), Verified: r.policy.verdict}
+		tc.set(OK, "%s / %s", tc.TLS.Version, tc.TLS.Cipher)
+		// The certificate check follows the handshake's.
+		r.certificate()
+		r.moveAfter("tls", r.rep.Checks[len(r.rep.Checks)-1])
+	}
+	if b := r.rep.Check("banner"); b != nil && strings.HasPrefix(lastReply(b), "220") && (err == nil || b != cur) {
+		b.set(OK, "%s", strings.TrimPrefix(lastReply(b), "220 "))
+	}
+	if err == nil {
+		return true
+	}
 	switch {
-	case errors.Is(err, errTimeout):
+	case r.ctx.Err() != nil:
+		cur.set(Fail, "interrupted")
+	case cur.ID == "banner":
+		r.bannerFailed(cur, err)
+	case errors.Is(err, ftpconn.ErrTLSRefused):
+		cur.set(Fail, "the server does not offer TLS: AUTH TLS was answered %s", lastReply(cur))
+		cur.advise("the server speaks plain FTP only; ftpes:// needs a server with TLS enabled (vsftpd ssl_enable=YES, proftpd TLSEngine on, pure-ftpd --tls=1)")
+		cur.advise("ftp://%s/ would work, but sends the password and the files unencrypted", r.t.Address())
+	default:
+		r.handshakeFailed(cur, err)
+	}
+	return false
+}
+
+// newCheck is begin for a caller that holds r.mu.
+func (r *runner) newCheck(id, title string) *Check {
+	c := &Check{ID: id, Title: title, Status: OK, start: time.Now()}
+	r.rep.Checks = append(r.rep.Checks, c)
+	return c
+}
+
+// moveAfter moves check c to just after the check with ID id.
+func (r *runner) moveAfter(id string, c *Check) {
+	r.dropCheck(c)
+	out := make([]*Check, 0, len(r.rep.Checks)+1)
+	for _, x := range r.rep.Checks {
+		out = append(out, x)
+		if x.ID == id {
+			out = append(out, c)
+		}
+	}
+	r.rep.Checks = out
+}
+
+// dropCheck removes check c (nil: none) from the report.
+func (r *runner) dropCheck(c *Check) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.rep.Checks[:0]
+	for _, x := range r.rep.Checks {
+		if x != c {
+			out = append(out, x)
+		}
+	}
+	r.rep.Checks = out
+	if r.cur == c && len(out) > 0 {
+		r.cur = out[len(out)-1]
+	}
+}
+
+// bannerFailed explains a greeting that did not come, or refused.
+func (r *runner) bannerFailed(c *Check, err error) {
+	var te *textproto.Error
+	switch {
+	case timeout(err):
 		c.set(Fail, "connected, but the server sent no greeting in %s", r.o.Timeout)
 		if r.t.Scheme != "ftps" {
 			c.advise("a server with implicit TLS waits silently for a TLS handshake: if it is one (usually port 990), use ftps://%s/", r.t.Address())
 		}
 		c.advise("otherwise something that is not an FTP server answers on port %d, or the server is overloaded", r.t.Port)
-		return false
-	case err != nil:
+	case errors.As(err, &te):
+		c.set(Fail, "the server refuses the session: %s", replyText(te.Code, te.Msg))
+		c.advise("a 421 reply means the server is busy or limits connections (per IP or in total); try again later")
+	default:
 		c.set(Fail, "no greeting: %v", err)
 		if errors.Is(err, io.EOF) {
 			c.advise("the server closed the connection at once: it may refuse your address (tcp_wrappers, max clients per IP) or be out of processes")
 		}
-		return false
-	case code != 220:
-		c.set(Fail, "the server refuses the session: %s", lastLine(msg))
-		c.advise("a 421 reply means the server is busy or limits connections (per IP or in total); try again later")
-		return false
 	}
-	c.set(OK, "%s", strings.TrimPrefix(lastLine(msg), "220 "))
-	return true
 }
 
-// feat is check 2b: FEAT.
+// handshakeFailed explains a TLS handshake on the control connection that
+// failed.
+func (r *runner) handshakeFailed(c *Check, err error) {
+	c.set(Fail, "TLS handshake failed: %v", strings.TrimPrefix(err.Error(), "tls handshake: "))
+	var re tls.RecordHeaderError
+	switch {
+	case errors.As(err, &re):
+		if r.t.Scheme == "ftpes" {
+			c.advise("the server did not answer with TLS after accepting AUTH TLS; it may be misconfigured")
+		} else {
+			c.advise("the server speaks plain FTP on port %d, not implicit TLS: use ftpes://%s/ (explicit TLS) or ftp://", r.t.Port, r.t.Address())
+		}
+	case strings.Contains(err.Error(), "protocol version"):
+		c.advise("the server offers only TLS versions older than 1.2, which gftp refuses; upgrade the server's TLS configuration")
+	default:
+		c.advise("check the server's TLS configuration (certificate and key files, ciphers) and its log")
+	}
+}
+
+// feat is check 2b: FEAT (over TLS for ftpes://, as a deploy sends it).
 func (r *runner) feat() {
 	c := r.begin("feat", "Features (FEAT)")
-	code, msg, err := r.ctl.cmd("FEAT")
+	rs, err := r.ctl.Do("FEAT")
 	switch {
 	case err != nil:
 		c.set(Warn, "no answer to FEAT: %v", err)
 		r.feats = map[string]string{}
 		return
-	case code != 211:
-		c.set(Warn, "FEAT not supported (%s); an old server", lastLine(msg))
+	case rs[0].Code != 211:
+		c.set(Warn, "FEAT not supported (%s); an old server", replyText(rs[0].Code, rs[0].Msg))
 		r.feats = map[string]string{}
 		return
 	}
-	r.feats = ParseFEAT(msg)
+	r.feats = features(rs[0])
 	var names []string
 	for _, f := range []string{"AUTH", "PBSZ", "PROT", "EPSV", "EPRT", "PASV", "SIZE", "MDTM", "MLST", "UTF8", "REST"} {
 		if v, ok := r.feats[f]; ok {
@@ -475,97 +613,6 @@ func (r *runner) plain() {
 	}
 	c.set(Warn, "not used (ftp://): the password and the files travel unencrypted")
 	c.advise("if the server can, enable TLS on it and use ftpes://")
-}
-
-// authTLS is check 3 for ftpes: AUTH TLS, then the handshake.
-func (r *runner) authTLS() bool {
-	code, msg, err := r.ctl.cmd("AUTH TLS")
-	if err != nil || code != 234 {
-		c := r.begin("tls", "TLS (AUTH TLS)")
-		c.Log = append(c.Log, r.lastCheckLog("AUTH TLS")...)
-		if err != nil {
-			c.set(Fail, "AUTH TLS: %v", err)
-			return false
-		}
-		c.set(Fail, "the server does not offer TLS: AUTH TLS was answered %s", lastLine(msg))
-		c.advise("the server speaks plain FTP only; ftpes:// needs a server with TLS enabled (vsftpd ssl_enable=YES, proftpd TLSEngine on, pure-ftpd --tls=1)")
-		c.advise("ftp://%s/ would work, but sends the password and the files unencrypted", r.t.Address())
-		return false
-	}
-	return r.handshake(true)
-}
-
-// lastCheckLog moves the dialogue of the latest command from the previous
-// check to the current one (the command was sent before the check began).
-func (r *runner) lastCheckLog(cmd string) []string {
-	if len(r.rep.Checks) < 2 {
-		return nil
-	}
-	prev := r.rep.Checks[len(r.rep.Checks)-2]
-	for i := len(prev.Log) - 1; i >= 0; i-- {
-		if prev.Log[i] == "> "+cmd {
-			moved := append([]string{}, prev.Log[i:]...)
-			prev.Log = prev.Log[:i]
-			return moved
-		}
-	}
-	return nil
-}
-
-// handshake is check 3: the TLS handshake on the control connection, logged
-// as curl logs it. It accepts any certificate, so that the certificate
-// check can show it whatever it is; whether the login may go on is the
-// policy's decision (r.trusted).
-func (r *runner) handshake(explicit bool) bool {
-	title := "TLS (implicit)"
-	if explicit {
-		title = "TLS (AUTH TLS)"
-	}
-	c := r.begin("tls", title)
-	if explicit {
-		c.Log = append(c.Log, r.lastCheckLog("AUTH TLS")...)
-	}
-	r.cfg = r.policy.config()
-	tr := tlstrace.New(r.log)
-	var tc *tls.Conn
-	var err error
-	r.timed(c, func() {
-		tc = tls.Client(tr.Conn(r.ctl.conn), tr.Config(r.cfg))
-		_ = tc.SetDeadline(time.Now().Add(r.o.Timeout))
-		err = tc.HandshakeContext(r.ctx)
-		_ = tc.SetDeadline(time.Time{})
-	})
-	if err != nil {
-		tr.Failed(err)
-		c.set(Fail, "TLS handshake failed: %v", err)
-		var re tls.RecordHeaderError
-		switch {
-		case errors.As(err, &re):
-			if explicit {
-				c.advise("the server did not answer with TLS after accepting AUTH TLS; it may be misconfigured")
-			} else {
-				c.advise("the server speaks plain FTP on port %d, not implicit TLS: use ftpes://%s/ (explicit TLS) or ftp://", r.t.Port, r.t.Address())
-			}
-		case strings.Contains(err.Error(), "protocol version"):
-			c.advise("the server offers only TLS versions older than 1.2, which gftp refuses; upgrade the server's TLS configuration")
-		default:
-			c.advise("check the server's TLS configuration (certificate and key files, ciphers) and its log")
-		}
-		return false
-	}
-	cs := tc.ConnectionState()
-	r.trusted, tr.Accepted = r.policy.decide(cs)
-	if tr.Accepted == "" && !r.trusted {
-		tr.Accepted = "diag only: to show the certificate; no password will be sent"
-	}
-	tr.Summary(cs)
-	if r.trusted {
-		keepResumable(r.cfg, cs)
-	}
-	r.ctl.setConn(tc)
-	c.TLS = &TLSInfo{Version: tlstrace.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite), Verified: r.policy.verdict}
-	c.set(OK, "%s / %s", c.TLS.Version, c.TLS.Cipher)
-	return true
 }
 
 // certificate is check 4: the chain, its verification and what to do.
@@ -657,46 +704,40 @@ func (r *runner) certificate() {
 	c.advise("--insecure skips the check, but then anyone on the path can read the password (not recommended)")
 }
 
-// login is check 5a.
+// login is checks 5a and 5b: the login batch a deploy sends (USER, PASS,
+// FEAT, TYPE I, and over TLS PBSZ 0 and PROT P, in one write), then CWD.
 func (r *runner) login() bool {
 	c := r.begin("login", "Login as "+r.o.User)
-	var ok bool
-	r.timed(c, func() { ok = r.doLogin(c) })
-	if !ok {
-		return false
+	var err error
+	r.timed(c, func() { _, err = r.ctl.Login(r.o.User, r.o.Password) })
+	var prot *Check
+	if r.secure() {
+		prot = r.begin("prot", "Protected data connections (PBSZ/PROT)")
 	}
-	if p := strings.Trim(r.t.Path, "/"); p != "" {
-		code, msg, err := r.ctl.cmd("CWD " + r.t.Path)
-		switch {
-		case err != nil:
-			c.set(Fail, "CWD %s: %v", r.t.Path, err)
-			return false
-		case code/100 != 2:
-			c.set(Warn, "logged in, but %s is not a directory here (%s)", r.t.Path, lastLine(msg))
-			c.advise("gftp init creates it; otherwise check the path in the URL (it is relative to the login directory unless the server chroots)")
-			return true
-		}
-	}
-	return true
-}
-
-func (r *runner) doLogin(c *Check) bool {
-	code, msg, err := r.ctl.cmd("USER " + r.o.User)
-	if err == nil && code == 331 {
-		code, msg, err = r.ctl.cmd("PASS " + r.o.Password)
-	}
+	var te *textproto.Error
 	switch {
-	case err != nil:
-		c.set(Fail, "login: %v", err)
+	case err == nil:
+		c.set(OK, "logged in as %s", r.o.User)
+	case strings.HasPrefix(err.Error(), "TYPE I: "):
+		c.set(Warn, "logged in, but TYPE I (binary) was refused: %s", errReply(err))
+	case strings.HasPrefix(err.Error(), "PROT P: ") && prot != nil:
+		c.set(OK, "logged in as %s", r.o.User)
+		prot.set(Fail, "the server refused to protect data connections: %s", errReply(err))
+		prot.advise("without PROT P the files would travel unencrypted; enable TLS for data connections on the server")
 		return false
-	case code == 230:
-	case code == 332:
+	case !errors.As(err, &te):
+		c.set(Fail, "login: %v", err)
+		r.dropCheck(prot)
+		return false
+	case te.Code == 332:
 		c.set(Fail, "the server wants an account (ACCT), which gftp does not send")
+		r.dropCheck(prot)
 		return false
 	default:
-		c.set(Fail, "login refused: %s", lastLine(msg))
-		low := strings.ToLower(msg)
-		if r.cfg == nil && (strings.Contains(low, "encrypt") || strings.Contains(low, "tls") || strings.Contains(low, "ssl")) {
+		r.dropCheck(prot)
+		c.set(Fail, "login refused: %s", replyText(te.Code, te.Msg))
+		low := strings.ToLower(te.Msg)
+		if !r.secure() && (strings.Contains(low, "encrypt") || strings.Contains(low, "tls") || strings.Contains(low, "ssl")) {
 			c.advise("the server requires TLS: use ftpes://%s/", r.t.Address())
 			return false
 		}
@@ -704,31 +745,24 @@ func (r *runner) doLogin(c *Check) bool {
 		c.advise("some servers refuse users that are not allowed FTP (vsftpd userlist, /etc/ftpusers) with the same message")
 		return false
 	}
-	c.set(OK, "logged in as %s", r.o.User)
-	if code, msg, err := r.ctl.cmd("TYPE I"); err != nil || code != 200 {
-		c.set(Warn, "logged in, but TYPE I (binary) was refused: %s", lastLine(msg))
+	if prot != nil {
+		prot.set(OK, "data connections are encrypted (PROT P)")
+		r.prot = true
 	}
-	return true
-}
-
-// protect is check 5b: PBSZ and PROT P.
-func (r *runner) protect() bool {
-	c := r.begin("prot", "Protected data connections (PBSZ/PROT)")
-	code, msg, err := r.ctl.cmd("PBSZ 0")
-	if err == nil && code == 200 {
-		code, msg, err = r.ctl.cmd("PROT P")
+	if p := strings.Trim(r.t.Path, "/"); p != "" {
+		r.mu.Lock()
+		r.cur = c
+		r.mu.Unlock()
+		rs, err := r.ctl.Do("CWD " + r.t.Path)
+		switch {
+		case err != nil:
+			c.set(Fail, "CWD %s: %v", r.t.Path, err)
+			return false
+		case rs[0].Code/100 != 2:
+			c.set(Warn, "logged in, but %s is not a directory here (%s)", r.t.Path, replyText(rs[0].Code, rs[0].Msg))
+			c.advise("gftp init creates it; otherwise check the path in the URL (it is relative to the login directory unless the server chroots)")
+		}
 	}
-	switch {
-	case err != nil:
-		c.set(Fail, "%v", err)
-		return false
-	case code != 200:
-		c.set(Fail, "the server refused to protect data connections: %s", lastLine(msg))
-		c.advise("without PROT P the files would travel unencrypted; enable TLS for data connections on the server")
-		return false
-	}
-	c.set(OK, "data connections are encrypted (PROT P)")
-	r.prot = true
 	return true
 }
 
@@ -758,15 +792,14 @@ func newPolicy(host string, o Options) (*policy, error) {
 	return p, nil
 }
 
-// config is a TLS config for one control connection and its data
-// connections: its own session cache and ServerName, so that data
-// connections resume the control session (STYLE.md), and verification left
-// to decide, so that any certificate can be inspected.
+// config is a TLS template for one control connection and its data
+// connections (ftpconn gives each connection its own session cache and
+// ServerName), with verification left to decide, so that any certificate
+// can be inspected.
 func (p *policy) config() *tls.Config {
 	return &tls.Config{
 		ServerName:         p.host,
 		RootCAs:            p.roots,
-		ClientSessionCache: tls.NewLRUClientSessionCache(4),
 		MinVersion:         tls.VersionTLS12,
 		KeyLogWriter:       p.keyLog,
 		InsecureSkipVerify: true, //nolint:gosec // decide verifies, and no password goes out unless it passed
@@ -791,26 +824,4 @@ func (p *policy) decide(cs tls.ConnectionState) (trusted bool, accepted string) 
 	}
 	p.verdict = "failed: " + tlstrace.Reason(p.chainErr)
 	return false, ""
-}
-
-// keepResumable lets data connections resume the control session when the
-// accepted certificate has expired: crypto/tls refuses to resume a session
-// whose certificate has expired, whatever InsecureSkipVerify says, and
-// servers that demand reuse then refuse every data connection (vsftpd 522,
-// proftpd 425). Config.Time serves only session bookkeeping here, since
-// verification is ours and reads the real clock.
-func keepResumable(cfg *tls.Config, cs tls.ConnectionState) {
-	if len(cs.PeerCertificates) == 0 {
-		return
-	}
-	leaf := cs.PeerCertificates[0]
-	now := time.Now()
-	if !now.After(leaf.NotAfter) {
-		return
-	}
-	shift := now.Sub(leaf.NotAfter) + time.Minute
-	if d := leaf.NotAfter.Sub(leaf.NotBefore); d < 2*time.Minute {
-		shift = now.Sub(leaf.NotAfter) + d/2
-	}
-	cfg.Time = func() time.Time { return time.Now().Add(-shift) }
 }

@@ -5,73 +5,34 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gftp/gftp/internal/ftpconn"
 )
 
-func TestParseFEAT(t *testing.T) {
-	msg := "211-Features:\n AUTH TLS\n EPSV\n MLST type*;size*;\n REST STREAM\n211 End"
-	f := ParseFEAT(msg)
+func TestFeatures(t *testing.T) {
+	reply := func(msg string) ftpconn.Reply { return ftpconn.Reply{Code: 211, Msg: msg} }
+	// As net/textproto hands a multi-line reply over: the code of its
+	// first and last lines removed.
+	f := features(reply("Features:\n AUTH TLS\n EPSV\n MLST type*;size*;\n REST\tSTREAM\nEnd"))
 	if len(f) != 4 || f["AUTH"] != "TLS" || f["MLST"] != "type*;size*;" || f["REST"] != "STREAM" {
-		t.Errorf("ParseFEAT = %q", f)
+		t.Errorf("features = %q", f)
 	}
 	if _, ok := f["EPSV"]; !ok || !authTLS(f) {
-		t.Errorf("ParseFEAT = %q, authTLS %v", f, authTLS(f))
+		t.Errorf("features = %q, authTLS %v", f, authTLS(f))
 	}
 	// Some servers repeat the code on every line.
-	f = ParseFEAT("211-Extensions supported:\n211-EPSV\n211- UTF8\n211 End.")
-	if _, ok := f["EPSV"]; !ok || len(f) != 2 || authTLS(f) {
-		t.Errorf("ParseFEAT with codes = %q", f)
+	f = features(reply("Extensions supported:\nEPSV\n utf8\nEnd."))
+	if _, ok := f["UTF8"]; !ok || len(f) != 2 || authTLS(f) {
+		t.Errorf("features with codes = %q", f)
 	}
-	if f := ParseFEAT("211 No features"); len(f) != 0 {
-		t.Errorf("ParseFEAT(one line) = %q", f)
+	if f := features(reply("No features")); len(f) != 0 {
+		t.Errorf("features(one line) = %q", f)
 	}
-}
-
-func TestParsePASV(t *testing.T) {
-	for msg, want := range map[string]string{
-		"227 Entering Passive Mode (127,0,0,1,111,232).": "127.0.0.1:28648",
-		"227 Entering Passive Mode (10,0,0,5,4,1)":       "10.0.0.5:1025",
-		"227 =192,168,1,2,0,21":                          "192.168.1.2:21",
-		"227-multi\n227 Passive (1,2,3,4,0,80)":          "1.2.3.4:80",
-	} {
-		ip, port, err := ParsePASV(msg)
-		if err != nil || net.JoinHostPort(ip.String(), strconv.Itoa(port)) != want {
-			t.Errorf("ParsePASV(%q) = %v %d %v, want %s", msg, ip, port, err, want)
-		}
-	}
-	for _, msg := range []string{"227 Entering Passive Mode", "227 (1,2,3,4,5)", "227 (1,2,3,400,5,6)"} {
-		if _, _, err := ParsePASV(msg); err == nil {
-			t.Errorf("ParsePASV(%q) succeeded", msg)
-		}
-	}
-}
-
-func TestParseEPSV(t *testing.T) {
-	for msg, want := range map[string]int{
-		"229 Entering Extended Passive Mode (|||28641|)": 28641,
-		"229 Extended Passive mode OK (|||26572|)":       26572,
-		"229 EPSV ok (!!!6446!)":                         6446,
-	} {
-		if port, err := ParseEPSV(msg); err != nil || port != want {
-			t.Errorf("ParseEPSV(%q) = %d %v, want %d", msg, port, err, want)
-		}
-	}
-	for _, msg := range []string{"229 Entering Extended Passive Mode", "229 (|||0|)", "229 (||1|2|)", "229 (|||x|)"} {
-		if _, err := ParseEPSV(msg); err == nil {
-			t.Errorf("ParseEPSV(%q) succeeded", msg)
-		}
-	}
-}
-
-func TestPortCommand(t *testing.T) {
-	if got := portCommand(&net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 40123}); got != "PORT 127,0,0,1,156,187" {
-		t.Errorf("portCommand(v4) = %q", got)
-	}
-	if got := portCommand(&net.TCPAddr{IP: net.ParseIP("::1"), Port: 40123}); got != "EPRT |2|::1|40123|" {
-		t.Errorf("portCommand(v6) = %q", got)
+	if f := features(ftpconn.Reply{Code: 500, Msg: "Unknown command."}); len(f) != 0 {
+		t.Errorf("features(500) = %q", f)
 	}
 }
 
@@ -127,32 +88,6 @@ func TestParseTargets(t *testing.T) {
 	}
 	if lo, hi, err := portRange("40000-40010"); err != nil || lo != 40000 || hi != 40010 {
 		t.Errorf("portRange = %d %d %v", lo, hi, err)
-	}
-}
-
-func TestReply(t *testing.T) {
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	var log []string
-	c := newControl(a, time.Second, func(l string) { log = append(log, l) })
-	go fmt.Fprint(b, "220-Welcome\r\n220-more\r\n 220 not the end\r\n220 End\r\n")
-	code, msg, err := c.reply()
-	if err != nil || code != 220 || lastLine(msg) != "220 End" || len(log) != 4 {
-		t.Errorf("reply = %d %q %v, log %q", code, msg, err, log)
-	}
-	code, _, err = c.reply()
-	if err == nil || code != 0 {
-		t.Errorf("reply with nothing to read = %d %v", code, err)
-	}
-	go func() {
-		r := bufio.NewReader(b)
-		_, _ = r.ReadString('\n')
-		fmt.Fprint(b, "230 ok\r\n")
-	}()
-	log = nil
-	if code, _, err := c.cmd("PASS secret"); err != nil || code != 230 || log[0] != "> PASS ****" {
-		t.Errorf("cmd = %d %v, log %q", code, err, log)
 	}
 }
 

@@ -1,142 +1,236 @@
 package diag
 
 import (
-	"bufio"
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"net"
+	"net/textproto"
 	"strconv"
 	"strings"
-	"time"
+	"syscall"
+
+	"github.com/gftp/gftp/internal/ftpconn"
 )
 
-// control is an FTP control connection that logs its dialogue the way curl
-// does ("> CMD", "< reply"), with the password masked.
-type control struct {
-	conn    net.Conn
-	r       *bufio.Reader
-	timeout time.Duration
-	log     func(string)
+// diag speaks FTP through internal/ftpconn, the protocol code gftp's FTP
+// transport uses, so that what it diagnoses is what a deploy does. It adds
+// what a diagnosis needs around it: each step is a check of its own, the
+// dialogue ftpconn logs at -vv goes into the check that caused it, and
+// every connection is dialled (and logged) here.
+
+// dialogue is the slog handler through which ftpconn's -vv dialogue
+// ("> CMD", "< reply", the TLS handshake trace) reaches the report.
+type dialogue struct{ r *runner }
+
+func (h dialogue) Enabled(_ context.Context, l slog.Level) bool { return l == slog.LevelDebug }
+
+func (h dialogue) Handle(_ context.Context, rec slog.Record) error {
+	h.r.log(rec.Message)
+	return nil
 }
 
-func newControl(c net.Conn, timeout time.Duration, log func(string)) *control {
-	return &control{conn: c, r: bufio.NewReader(c), timeout: timeout, log: log}
+func (h dialogue) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h dialogue) WithGroup(string) slog.Handler      { return h }
+
+// acceptedMark stands for why an unverified certificate was accepted in
+// ftpconn's handshake trace ("continuing anyway (...)"): diag knows it only
+// once its policy has seen the certificate, during the handshake, so log
+// puts it in.
+const acceptedMark = "\x00accepted"
+
+// dialer opens the connections ftpconn asks for: first the control
+// connection that the connect check opened already, then passive data
+// connections, each logged as curl logs it.
+type dialer struct {
+	r     *runner
+	first net.Conn // the control connection, handed over once
+	quiet bool     // a second session: no log
 }
 
-// setConn replaces the connection (after AUTH TLS).
-func (c *control) setConn(conn net.Conn) {
-	c.conn = conn
-	c.r = bufio.NewReader(conn)
-}
-
-// errTimeout marks a reply that did not come in time.
-var errTimeout = errors.New("timeout")
-
-// reply reads one reply, a multi-line one whole (RFC 959 section 4.2:
-// "123-First line" ... "123 Last line").
-func (c *control) reply() (code int, msg string, err error) {
-	_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
-	defer c.conn.SetReadDeadline(time.Time{})
-	var lines []string
-	line, err := c.readLine()
+func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if c := d.first; c != nil {
+		d.first = nil
+		return c, nil
+	}
+	r := d.r
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return 0, "", err
+		return nil, err
 	}
-	lines = append(lines, line)
-	if len(line) < 3 {
-		return 0, line, fmt.Errorf("malformed reply %q", line)
+	// ftpconn names the address the PASV reply announced (Config.
+	// TrustPASVIP): diag reads it for its NAT advice, and connects where
+	// gftp would.
+	r.mu.Lock()
+	r.announced = net.ParseIP(host)
+	r.mu.Unlock()
+	if !r.o.TrustPASVIP {
+		host = r.dataHost()
 	}
-	code, err = strconv.Atoi(line[:3])
-	if err != nil || code < 100 || code > 599 {
-		return 0, line, fmt.Errorf("malformed reply %q", line)
+	addr = net.JoinHostPort(host, port)
+	log := r.log
+	if d.quiet {
+		log = func(string) {}
 	}
-	if len(line) > 3 && line[3] == '-' {
-		end := line[:3] + " "
-		for {
-			l, err := c.readLine()
-			if err != nil {
-				return 0, strings.Join(lines, "\n"), err
-			}
-			lines = append(lines, l)
-			if strings.HasPrefix(l, end) || l == line[:3] {
-				break
-			}
-		}
-	}
-	return code, strings.Join(lines, "\n"), nil
-}
-
-func (c *control) readLine() (string, error) {
-	l, err := c.r.ReadString('\n')
+	log(fmt.Sprintf("*   Trying %s...", addr))
+	conn, err := r.dial(addr)
 	if err != nil {
+		why := err.Error()
 		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return "", fmt.Errorf("no reply in %s: %w", c.timeout, errTimeout)
+		switch {
+		case errors.Is(err, syscall.ECONNREFUSED):
+			why = "connection refused"
+		case errors.As(err, &ne) && ne.Timeout():
+			why = fmt.Sprintf("no answer in %s", r.o.ConnectTimeout)
 		}
-		if err == io.EOF {
-			if l != "" {
-				c.log("< " + strings.TrimRight(l, "\r\n"))
+		log(fmt.Sprintf("* connect to %s port %s failed: %s", host, port, why))
+		return nil, &dialError{port: port, why: why, err: err}
+	}
+	log(fmt.Sprintf("* Connected to %s (%s) port %s", r.t.Host, host, port))
+	return conn, nil
+}
+
+// dialError is a passive data connection that could not be made.
+type dialError struct {
+	port, why string
+	err       error
+}
+
+func (e *dialError) Error() string { return "connect to port " + e.port + ": " + e.why }
+func (e *dialError) Unwrap() error { return e.err }
+
+// tlsConfig is the TLS template of one control connection (ftpconn clones
+// it, with a session cache of its own and ServerName). Its first handshake
+// is the control connection's: with decide, the policy judges the
+// certificate there, without refusing it, so that the certificate check can
+// show any certificate, and no password goes out unless it passed. Later
+// handshakes are the data connections', whose state transfer reads.
+func (r *runner) tlsConfig(decide bool) *tls.Config {
+	cfg := r.policy.config()
+	first := true
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if first {
+			first = false
+			if decide {
+				r.trusted, r.accepted = r.policy.decide(cs)
+				if r.accepted == "" && !r.trusted {
+					r.accepted = "diag only: to show the certificate; no password will be sent"
+				}
+				r.ctlTLS = &cs
 			}
-			return "", fmt.Errorf("the server closed the control connection: %w", io.EOF)
+			return nil
 		}
-		return "", err
+		r.dataTLS = &cs
+		return nil
 	}
-	l = strings.TrimRight(l, "\r\n")
-	c.log("< " + l)
-	return l, nil
+	return cfg
 }
 
-// cmd sends one command and reads its reply.
-func (c *control) cmd(line string) (int, string, error) {
-	if err := c.send(line); err != nil {
-		return 0, "", err
+// ftpConfig is the ftpconn configuration of a control connection to the
+// target: through d, logging to log.
+func (r *runner) ftpConfig(d *dialer, log *slog.Logger, tlsCfg *tls.Config) ftpconn.Config {
+	cfg := ftpconn.Config{
+		Addr:          r.t.Address(),
+		Dialer:        d,
+		Proxied:       r.dialer != nil,
+		TLS:           tlsCfg,
+		InsecureLabel: acceptedMark,
+		Timeout:       r.o.Timeout,
+		Log:           log,
+		DisableEPSV:   r.o.DisableEPSV,
+		TrustPASVIP:   true, // see dialer
+		Active:        r.activeCfg,
 	}
-	return c.reply()
+	switch r.t.Scheme {
+	case "ftpes":
+		cfg.Mode = ftpconn.Explicit
+	case "ftps":
+		cfg.Mode = ftpconn.Implicit
+	}
+	return cfg
 }
 
-func (c *control) send(line string) error {
-	shown := line
-	if strings.HasPrefix(strings.ToUpper(line), "PASS ") {
-		shown = "PASS ****"
+// session opens another control connection, secured with a template from
+// tlsConfig and logged in. Its login is never in the report; with logged,
+// what it says after the login is.
+func (r *runner) session(tlsCfg *tls.Config, logged bool) (*ftpconn.Conn, error) {
+	d := &dialer{r: r, quiet: !logged}
+	var log *slog.Logger
+	if logged {
+		log = slog.New(dialogue{r})
+		r.mu.Lock()
+		r.muted = true
+		r.mu.Unlock()
+		defer func() {
+			r.mu.Lock()
+			r.muted = false
+			r.mu.Unlock()
+		}()
 	}
-	c.log("> " + shown)
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
-	defer c.conn.SetWriteDeadline(time.Time{})
-	_, err := io.WriteString(c.conn, line+"\r\n")
-	return err
+	cfg := r.ftpConfig(d, log, tlsCfg)
+	if r.dialer == nil {
+		// Where the connect check got through.
+		cfg.Addr = net.JoinHostPort(r.ips[0].String(), strconv.Itoa(r.t.Port))
+	}
+	if r.t.Scheme == "ftp" {
+		cfg.TLS = nil
+	}
+	ctl, err := ftpconn.Dial(r.ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ctl.Login(r.o.User, r.o.Password); err != nil {
+		ctl.Abort()
+		return nil, err
+	}
+	if strings.Trim(r.t.Path, "/") != "" {
+		if _, err := ctl.Cmd("CWD " + r.t.Path); err != nil {
+			ctl.Abort()
+			return nil, err
+		}
+	}
+	return ctl, nil
 }
 
-// lastLine is the text of a reply's last line, without its code, for
-// one-line summaries.
-func lastLine(msg string) string {
+// replyText is a reply as one line for a summary: its code and the last
+// line of its text.
+func replyText(code int, msg string) string {
 	if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
 		msg = msg[i+1:]
 	}
-	return strings.TrimSpace(msg)
+	return strconv.Itoa(code) + " " + strings.TrimSpace(msg)
 }
 
-// ParseFEAT reads a FEAT reply (RFC 2389 section 3.2): the features between
-// "211-" and "211 End", one per line, each a name and optional parameters.
-// Names come back upper-cased as keys; the value holds the parameters.
-func ParseFEAT(msg string) map[string]string {
+// errReply is the reply in err (a refusal ftpconn returned), as one line,
+// or err's text.
+func errReply(err error) string {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return replyText(te.Code, te.Msg)
+	}
+	return err.Error()
+}
+
+// lastReply is the last reply line in c's dialogue, without "< ".
+func lastReply(c *Check) string {
+	for i := len(c.Log) - 1; i >= 0; i-- {
+		if l, ok := strings.CutPrefix(c.Log[i], "< "); ok {
+			return l
+		}
+	}
+	return ""
+}
+
+// features reads a FEAT reply's lines (ftpconn.Features) into names,
+// upper-cased, and their parameters.
+func features(r ftpconn.Reply) map[string]string {
 	feats := map[string]string{}
-	lines := strings.Split(msg, "\n")
-	for i, l := range lines {
-		l = strings.TrimRight(l, "\r")
-		if i == 0 || i == len(lines)-1 && len(l) >= 3 && l[:3] == "211" {
-			continue
-		}
-		// Feature lines begin with a space (RFC 2389); some servers put
-		// the code on every line ("211-EPSV").
-		l = strings.TrimPrefix(l, "211-")
-		l = strings.TrimSpace(l)
-		if l == "" {
-			continue
-		}
-		// Name and parameters are separated by white space, a tab included.
-		name := strings.Fields(l)[0]
-		params := strings.TrimSpace(l[len(name):])
+	for _, l := range ftpconn.Features(r) {
+		name, params, _ := strings.Cut(strings.Join(strings.Fields(l), " "), " ")
 		feats[strings.ToUpper(name)] = params
 	}
 	return feats
@@ -152,66 +246,6 @@ func authTLS(feats map[string]string) bool {
 	return false
 }
 
-// ParsePASV reads a 227 reply (RFC 959 section 4.1.2: "227 Entering
-// Passive Mode (h1,h2,h3,h4,p1,p2)"). Servers differ in what surrounds the
-// six numbers, so it takes the first run of six comma-separated numbers.
-func ParsePASV(msg string) (net.IP, int, error) {
-	msg = lastLine(msg)
-	start := strings.IndexFunc(msg[min(len(msg), 4):], func(r rune) bool { return r >= '0' && r <= '9' })
-	if start < 0 {
-		return nil, 0, fmt.Errorf("no address in PASV reply %q", msg)
-	}
-	s := msg[min(len(msg), 4)+start:]
-	end := strings.IndexFunc(s, func(r rune) bool { return !(r >= '0' && r <= '9' || r == ',' || r == ' ') })
-	if end >= 0 {
-		s = s[:end]
-	}
-	parts := strings.Split(strings.ReplaceAll(s, " ", ""), ",")
-	if len(parts) < 6 {
-		return nil, 0, fmt.Errorf("no address in PASV reply %q", msg)
-	}
-	var n [6]int
-	for i := range n {
-		v, err := strconv.Atoi(parts[i])
-		if err != nil || v < 0 || v > 255 {
-			return nil, 0, fmt.Errorf("bad address in PASV reply %q", msg)
-		}
-		n[i] = v
-	}
-	return net.IPv4(byte(n[0]), byte(n[1]), byte(n[2]), byte(n[3])).To4(), n[4]<<8 | n[5], nil
-}
-
-// ParseEPSV reads a 229 reply (RFC 2428 section 3: "229 Entering Extended
-// Passive Mode (|||6446|)"); the delimiter is whatever character follows
-// the opening parenthesis.
-func ParseEPSV(msg string) (int, error) {
-	msg = lastLine(msg)
-	i := strings.IndexByte(msg, '(')
-	j := strings.LastIndexByte(msg, ')')
-	if i < 0 || j < i+5 {
-		return 0, fmt.Errorf("no port in EPSV reply %q", msg)
-	}
-	inner := msg[i+1 : j]
-	d := inner[0]
-	if len(inner) < 5 || inner[1] != d || inner[2] != d || inner[len(inner)-1] != d {
-		return 0, fmt.Errorf("bad EPSV reply %q", msg)
-	}
-	port, err := strconv.Atoi(inner[3 : len(inner)-1])
-	if err != nil || port < 1 || port > 65535 {
-		return 0, fmt.Errorf("bad port in EPSV reply %q", msg)
-	}
-	return port, nil
-}
-
-// portCommand is the PORT (RFC 959) or, for IPv6, EPRT (RFC 2428) command
-// that announces addr for an active data connection.
-func portCommand(addr *net.TCPAddr) string {
-	if ip4 := addr.IP.To4(); ip4 != nil {
-		return fmt.Sprintf("PORT %d,%d,%d,%d,%d,%d", ip4[0], ip4[1], ip4[2], ip4[3], addr.Port>>8, addr.Port&0xff)
-	}
-	return fmt.Sprintf("EPRT |2|%s|%d|", addr.IP, addr.Port)
-}
-
 // unroutable reports whether ip cannot be reached across the internet:
 // private (RFC 1918, RFC 4193), shared (RFC 6598), loopback, link-local or
 // unspecified. A PASV reply with such an address, from a server reached at
@@ -222,4 +256,10 @@ func unroutable(ip net.IP) bool {
 	}
 	_, cgnat, _ := net.ParseCIDR("100.64.0.0/10")
 	return cgnat.Contains(ip)
+}
+
+// timeout reports whether err is a deadline that passed.
+func timeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

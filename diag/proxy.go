@@ -1,7 +1,6 @@
 package diag
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -48,7 +47,7 @@ func (r *runner) dataHost() string {
 	if r.dialer != nil {
 		return r.t.Host
 	}
-	return r.ctl.conn.RemoteAddr().(*net.TCPAddr).IP.String()
+	return r.peer.String()
 }
 
 // connectProxy is check 1b through the proxy: one connection to the URL's
@@ -74,7 +73,9 @@ func (r *runner) connectProxy(c *Check) bool {
 	}
 	r.log(fmt.Sprintf("* Connected to %s port %d through the proxy %s", r.t.Host, r.t.Port, r.proxyName))
 	c.set(OK, "connected to %s port %s through the proxy %s", r.t.Host, strconv.Itoa(r.t.Port), r.proxyName)
-	r.ctl = newControl(conn, r.o.Timeout, r.log)
-	r.stop = context.AfterFunc(r.ctx, func() { conn.Close() })
+	r.raw, r.peer = conn, nil
+	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		r.peer = a.IP
+	}
 	return true
 }

@@ -37,6 +37,8 @@ type Check struct {
 	Certificates []CertInfo `json:"certificates,omitempty"`
 	// TLS describes the connection (tls, and data connections).
 	TLS *TLSInfo `json:"tls,omitempty"`
+
+	start time.Time // when it began
 }
 
 // CertInfo describes one certificate of the server's chain.

@@ -81,6 +81,7 @@ var noise = []struct {
 	{regexp.MustCompile(`(PORT|Passive Mode \(|Entering Passive Mode \()127,0,0,1,\d+,\d+`), "${1}127,0,0,1,P,P"},
 	{regexp.MustCompile(`PORT 127,0,0,1,\d+,\d+`), "PORT 127,0,0,1,P,P"},
 	{regexp.MustCompile(`\(\|\|\|\d+\|\)`), "(|||PORT|)"},
+	{regexp.MustCompile(`(EPRT \|[12]\|[0-9a-f.:]+\|)\d+\|`), "${1}PORT|"},
 	{regexp.MustCompile(`[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4} GMT`), "DATE"},
 	{regexp.MustCompile(`\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}Z| \d{2}:\d{2} UTC)?`), "DATE"},
 	{regexp.MustCompile(`[0-9a-f]{64}`), "FINGERPRINT"},

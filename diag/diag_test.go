@@ -135,7 +135,11 @@ func serve(c net.Conn, active string) {
 		case "FEAT":
 			say("211-Features:\r\n PASV\r\n SIZE\r\n211 End")
 		case "USER":
-			say("331 password please")
+			if active == "tls-required" {
+				say("530 Non-anonymous sessions must use encryption.")
+			} else {
+				say("331 password please")
+			}
 		case "PASS":
 			if arg == "right" {
 				say("230 welcome")
@@ -143,7 +147,11 @@ func serve(c net.Conn, active string) {
 				say("530 Login incorrect.")
 			}
 		case "TYPE":
-			say("200 binary")
+			if active == "ascii-only" {
+				say("504 Command not implemented for that parameter.")
+			} else {
+				say("200 binary")
+			}
 		case "PASV":
 			port = false
 			data, _ = net.Listen("tcp", "127.0.0.1:0")
@@ -267,5 +275,36 @@ func TestRunActiveFails(t *testing.T) {
 				t.Errorf("epsv %s, pasv %s", rep.Check("epsv").Status, rep.Check("pasv").Status)
 			}
 		})
+	}
+}
+
+// TestRunTypeRefused: a server that refuses TYPE I in the login batch
+// still logs in; the login check warns, and the listings run.
+func TestRunTypeRefused(t *testing.T) {
+	port := scriptedActive(t, "ascii-only")
+	tg := Target{Scheme: "ftp", Host: "127.0.0.1", Port: port}
+	rep := Run(context.Background(), tg, Options{User: "deploy", Password: "right", Timeout: 5 * time.Second})
+	c := rep.Check("login")
+	if c == nil || c.Status != Warn || !strings.Contains(c.Summary, "TYPE I (binary) was refused: 504 Command not implemented") {
+		t.Fatalf("login: %+v", c)
+	}
+	if c := rep.Check("pasv"); c == nil || c.Status != Warn {
+		t.Errorf("pasv after the warning: %+v", c)
+	}
+}
+
+// TestRunTLSRequired: a plain ftp:// login that the server refuses for
+// want of TLS says to use ftpes://.
+func TestRunTLSRequired(t *testing.T) {
+	port := scriptedActive(t, "tls-required")
+	tg := Target{Scheme: "ftp", Host: "127.0.0.1", Port: port}
+	rep := Run(context.Background(), tg, Options{User: "deploy", Password: "right", Timeout: 5 * time.Second})
+	c := rep.Check("login")
+	if c == nil || c.Status != Fail || !strings.Contains(c.Summary, "530 Non-anonymous sessions must use encryption.") ||
+		!strings.Contains(strings.Join(c.Advice, "\n"), "use ftpes://127.0.0.1:") {
+		t.Fatalf("login: %+v", c)
+	}
+	if rep.Check("prot") != nil || rep.Check("pasv") != nil {
+		t.Errorf("checks after a refused login:\n%+v", rep.Checks)
 	}
 }

@@ -177,13 +177,20 @@ func (l *link) release(s *session, err error) {
 	}
 }
 
+// close ends the SSH connection, then the SFTP sessions over it. Closing a
+// session first waits a round trip for the server's answer, one session
+// after the other: at 50 ms RTT, 8 sessions took 0.45 s of a 3.5 s push.
+// Every request has had its answer when close is called, and the server
+// ends its sftp-server processes when the connection ends.
 func (l *link) close() error {
 	l.mu.Lock()
 	l.closed = true
-	for _, s := range l.sessions {
-		s.c.Close()
-	}
+	sessions := l.sessions
 	l.sessions = nil
 	l.mu.Unlock()
-	return l.ssh.Close()
+	err := l.ssh.Close()
+	for _, s := range sessions {
+		s.c.Close()
+	}
+	return err
 }

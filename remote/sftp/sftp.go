@@ -347,6 +347,10 @@ func (r *Remote) run(ctx context.Context, op, name string, fn func(*sftplib.Clie
 }
 
 func (r *Remote) runOn(ctx context.Context, l *link, op, name string, fn func(*sftplib.Client) error, onCancel func()) error {
+	if r.log.Enabled(ctx, slog.LevelDebug) {
+		start := time.Now()
+		defer func() { r.log.Debug("sftp", "op", op, "path", name, "took", time.Since(start).Round(time.Millisecond)) }()
+	}
 	s, err := l.acquire()
 	if err != nil {
 		return wrapErr(op, name, l, err)
@@ -393,7 +397,8 @@ func info(name string, fi os.FileInfo) remote.FileInfo {
 }
 
 // Open implements remote.Remote. The session stays reserved until the
-// returned reader is closed.
+// returned reader is closed. A small file comes back whole with the open
+// (see openHead).
 func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
@@ -402,25 +407,20 @@ func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, retarget("open", name, err)
 	}
+	if r.log.Enabled(ctx, slog.LevelDebug) {
+		start := time.Now()
+		defer func() { r.log.Debug("sftp", "op", "open", "path", name, "took", time.Since(start).Round(time.Millisecond)) }()
+	}
 	s, err := l.acquire()
 	if err != nil {
 		return nil, wrapErr("open", name, l, err)
 	}
-	var f *sftplib.File
+	var h head
 	done := make(chan error, 1)
 	l.conn.begin()
 	go func() {
 		var err error
-		f, err = s.c.Open(r.path(name))
-		if err == nil {
-			var fi os.FileInfo
-			if fi, err = f.Stat(); err == nil && fi.IsDir() {
-				err = errors.New("is a directory")
-			}
-			if err != nil {
-				f.Close()
-			}
-		}
+		h, err = openHead(s.c, r.path(name))
 		l.conn.end()
 		if err != nil {
 			l.release(s, err)
@@ -432,16 +432,93 @@ func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 		if err != nil {
 			return nil, wrapErr("open", name, l, err)
 		}
-		return &reader{ctx: ctx, name: name, l: l, s: s, f: f}, nil
+		return &reader{ctx: ctx, name: name, l: l, s: s, f: h.f, head: h.data, eof: h.whole}, nil
 	case <-ctx.Done():
 		go func() {
 			if err := <-done; err == nil {
-				f.Close()
+				h.f.Close()
 				l.release(s, nil)
 			}
 		}()
 		return nil, &fs.PathError{Op: "open", Path: name, Err: ctx.Err()}
 	}
+}
+
+// headMax is the largest file that openHead reads whole: one READ, at
+// pkg/sftp's default packet size.
+const headMax = 32 << 10
+
+// head is an opened file, with its first bytes when it is small.
+type head struct {
+	f     *sftplib.File
+	data  []byte // the file's first bytes, read with the open
+	whole bool   // data is all of it
+}
+
+// openHead opens p, refusing a directory. A small file is read whole at
+// once, in two round trips: OPEN and STAT travel together, then READ (of
+// the size STAT gave) and FSTAT, which checks that the file read is the
+// size STAT saw. The marker, the journal and the lock's details are read
+// that way; one after the other, OPEN, FSTAT, READ, a READ for the end of
+// the file and CLOSE took five.
+func openHead(c *sftplib.Client, p string) (head, error) {
+	var st os.FileInfo
+	var serr error
+	stated := make(chan struct{})
+	go func() {
+		st, serr = c.Stat(p)
+		close(stated)
+	}()
+	f, err := c.Open(p)
+	<-stated
+	if err != nil {
+		return head{}, err
+	}
+	fail := func(err error) (head, error) {
+		f.Close()
+		return head{}, err
+	}
+	if serr != nil || !st.Mode().IsRegular() || st.Size() > headMax {
+		// A directory, or too big to read at once: FSTAT the
+		// handle, and stream.
+		fi, err := f.Stat()
+		if err == nil && fi.IsDir() {
+			err = errors.New("is a directory")
+		}
+		if err != nil {
+			return fail(err)
+		}
+		return head{f: f}, nil
+	}
+	buf := make([]byte, st.Size())
+	var fi os.FileInfo
+	var ferr error
+	fstated := make(chan struct{})
+	go func() {
+		fi, ferr = f.Stat()
+		close(fstated)
+	}()
+	n, rerr := 0, error(nil)
+	if len(buf) > 0 {
+		n, rerr = f.ReadAt(buf, 0)
+	}
+	<-fstated
+	switch {
+	case ferr != nil:
+		return fail(ferr)
+	case fi.IsDir():
+		return fail(errors.New("is a directory"))
+	case rerr != nil && rerr != io.EOF:
+		return fail(rerr)
+	}
+	if fi.Size() == int64(n) && n == len(buf) {
+		return head{f: f, data: buf, whole: true}, nil
+	}
+	// The file changed between STAT and READ: stream the rest.
+	if _, err := f.Seek(int64(n), io.SeekStart); err != nil {
+		return fail(err)
+	}
+	return head{f: f, data: buf[:n]}, nil
 }
 
 // reader streams a remote file. A Read blocked on the server returns when
@@ -452,6 +529,8 @@ type reader struct {
 	l      *link
 	s      *session
 	f      *sftplib.File
+	head   []byte // read with the open, not handed out yet
+	eof    bool   // head is the rest of the file
 	buf    []byte
 	err    error
 	closed bool
@@ -460,6 +539,14 @@ type reader struct {
 func (rd *reader) Read(p []byte) (int, error) {
 	if rd.err != nil {
 		return 0, rd.err
+	}
+	if len(rd.head) > 0 {
+		n := copy(p, rd.head)
+		rd.head = rd.head[n:]
+		return n, nil
+	}
+	if rd.eof {
+		return 0, io.EOF
 	}
 	if err := rd.ctx.Err(); err != nil {
 		rd.err = &fs.PathError{Op: "read", Path: rd.name, Err: err}
@@ -494,18 +581,20 @@ func (rd *reader) Read(p []byte) (int, error) {
 	}
 }
 
+// Close closes the handle without waiting for the server's answer, which
+// can only say that a handle read from is closed: a round trip saved on
+// every file read. The session is released once the answer is in.
 func (rd *reader) Close() error {
 	if rd.closed {
 		return nil
 	}
 	rd.closed = true
 	rd.l.conn.begin()
-	err := rd.f.Close()
-	rd.l.conn.end()
-	rd.l.release(rd.s, err)
-	if err != nil && rd.err == nil {
-		return wrapErr("close", rd.name, rd.l, err)
-	}
+	go func() {
+		err := rd.f.Close()
+		rd.l.conn.end()
+		rd.l.release(rd.s, err)
+	}()
 	return nil
 }
 

@@ -409,7 +409,9 @@ func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	}
 	if r.log.Enabled(ctx, slog.LevelDebug) {
 		start := time.Now()
-		defer func() { r.log.Debug("sftp", "op", "open", "path", name, "took", time.Since(start).Round(time.Millisecond)) }()
+		defer func() {
+			r.log.Debug("sftp", "op", "open", "path", name, "took", time.Since(start).Round(time.Millisecond))
+		}()
 	}
 	s, err := l.acquire()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/gftp/gftp/deploy/manifest"
 	"github.com/gftp/gftp/remote"
 )
 
@@ -67,7 +68,7 @@ func Check(ctx context.Context, repo *Repo, r remote.Remote, commit *object.Comm
 		}
 		for _, fi := range list {
 			name := remote.Join(dir, fi.Name)
-			if markers[name] || name == JournalName || name == LockName || strings.HasPrefix(name, LockName+"/") {
+			if markers[name] || name == JournalName || name == manifest.Name || name == LockName || strings.HasPrefix(name, LockName+"/") {
 				continue
 			}
 			repoPath := name

@@ -161,9 +161,15 @@ func NewPlan(ctx context.Context, repo *Repo, from plumbing.Hash, to *object.Com
 	if err != nil {
 		return nil, fmt.Errorf("read tree of %s: %w", to.Hash, err)
 	}
+	worktreeRoot := false // the syncroot is not in the commit: build output
 	if syncroot != "" {
 		if _, err := toTree.Tree(syncroot); err != nil {
-			return nil, fmt.Errorf("syncroot %q is not a directory in commit %s", syncroot, to.Hash.String()[:7])
+			// As git-ftp: a syncroot that is a directory of the work tree
+			// only (gitignored) deploys what .git-ftp-include takes from it.
+			if fi, serr := os.Stat(filepath.Join(repo.Dir, filepath.FromSlash(syncroot))); serr != nil || !fi.IsDir() || opts.prefix != "" {
+				return nil, fmt.Errorf("syncroot %q is not a directory in commit %s, nor in the work tree", syncroot, to.Hash.String()[:7])
+			}
+			worktreeRoot = true
 		}
 	}
 	fromTree := &object.Tree{}
@@ -255,8 +261,20 @@ func NewPlan(ctx context.Context, repo *Repo, from plumbing.Hash, to *object.Com
 	if err := b.submodules(ctx, subs, opts); err != nil {
 		return nil, err
 	}
+	if opts.Remote != nil && opts.prefix == "" && (len(opts.Include) > 0 || worktreeRoot) {
+		// Files from the work tree go through the content manifest.
+		b.worktree = map[string]worktreeFile{}
+	}
+	if worktreeRoot && len(opts.Include) == 0 {
+		b.warn("syncroot %s is not in the commit: only what %s takes from the work tree is deployed, as with git-ftp (add the line !%s/ to deploy all of it)", syncroot, IncludeFile, syncroot)
+	}
 	if err := b.include(opts.Include, changed, from.IsZero() || opts.All); err != nil {
 		return nil, err
+	}
+	if b.worktree != nil {
+		if err := b.applyManifest(ctx, opts, toTree); err != nil {
+			return nil, err
+		}
 	}
 	if err := b.finish(ctx, fromTree, toTree); err != nil {
 		return nil, err
@@ -275,6 +293,12 @@ type builder struct {
 	uploads  map[string]Action // by remote path
 	deletes  map[string]Action
 	subPlans []*Plan // the submodules' own plans, paths already prefixed
+
+	// worktree, when not nil, collects the files include rules take from
+	// the work tree, by remote path, for applyManifest to compare with the
+	// content manifest; missingDirs are include directories that are gone.
+	worktree    map[string]worktreeFile
+	missingDirs []string
 }
 
 func (b *builder) inSyncroot(repoPath string) bool {
@@ -285,6 +309,9 @@ func (b *builder) inSyncroot(repoPath string) bool {
 func (b *builder) remotePath(repoPath string) string {
 	if b.syncroot == "" {
 		return repoPath
+	}
+	if repoPath == b.syncroot {
+		return ""
 	}
 	return strings.TrimPrefix(repoPath, b.syncroot+"/")
 }
@@ -304,6 +331,10 @@ func (b *builder) uploadFile(repoPath, file, reason string) {
 	}
 	rp := b.remotePath(repoPath)
 	delete(b.deletes, rp)
+	if b.worktree != nil {
+		b.worktree[rp] = worktreeFile{repoPath: repoPath, file: file}
+		return
+	}
 	b.uploads[rp] = Action{Op: OpUpload, Path: rp, Reason: reason, file: file}
 }
 
@@ -388,7 +419,7 @@ func (b *builder) include(rules []IncludeRule, changed []string, fromEmpty bool)
 			continue
 		}
 		target := strings.TrimSuffix(r.Target, "/")
-		if !b.inSyncroot(target) {
+		if !b.inSyncroot(target) && (target != b.syncroot || b.syncroot == "") {
 			b.warn("%s:%d: %s is outside the syncroot %s; skipped", IncludeFile, r.Line, r.Target, b.syncroot)
 			continue
 		}
@@ -399,8 +430,14 @@ func (b *builder) include(rules []IncludeRule, changed []string, fromEmpty bool)
 		fi, err := os.Stat(abs)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			if strings.HasSuffix(r.Target, "/") {
-				b.warn("%s:%d: directory %s is missing; deleting a directory is not supported", IncludeFile, r.Line, r.Target)
+			if strings.HasSuffix(r.Target, "/") || target == b.syncroot {
+				if b.worktree != nil {
+					// A build that did not run must not empty the site.
+					b.missingDirs = append(b.missingDirs, b.remotePath(target))
+					b.warn("%s:%d: directory %s is missing locally; the files the manifest lists in it stay on the server", IncludeFile, r.Line, r.Target)
+				} else {
+					b.warn("%s:%d: directory %s is missing; deleting a directory is not supported", IncludeFile, r.Line, r.Target)
+				}
 			} else {
 				b.delete(target, "include: gone locally")
 			}

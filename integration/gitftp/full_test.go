@@ -14,6 +14,7 @@ import (
 func fullScenarios() []scenario {
 	return []scenario{
 		ignoreInclude(),
+		gitignoredSyncroot(),
 		{
 			name: "syncroot",
 			setup: func(t *testing.T, g *gittest.Repo) {
@@ -374,6 +375,42 @@ func ignoreInclude() scenario {
 				args: []string{"push", "{auth}", "{url}"},
 				check: wantServed(".gitignore", ".git-ftp-ignore", ".git-ftp-include",
 					"index.html", "src/style.scss", "dist/bundle.css"),
+			},
+		},
+	}
+}
+
+// gitignoredSyncroot (issue 17): a syncroot that only the work tree has,
+// fed by a target:source rule. git-ftp takes it ([ -d "$SYNCROOT" ]) and
+// uploads the include targets below it, the syncroot stripped.
+func gitignoredSyncroot() scenario {
+	compile := func(css string) func(*testing.T, *gittest.Repo) {
+		return func(t *testing.T, g *gittest.Repo) { g.Write("dist/main.css", []byte(css)) }
+	}
+	return scenario{
+		name: "gitignored-syncroot",
+		setup: func(t *testing.T, g *gittest.Repo) {
+			g.Write(".gitignore", []byte("dist/\n"))
+			g.Write(".git-ftp-include", []byte("dist/main.css:/main.scss\n"))
+			g.Write("main.scss", []byte("$a: 1;\n"))
+			g.Commit("one")
+			compile("a{}\n")(t, g)
+		},
+		steps: []step{
+			{
+				name:  "init",
+				args:  []string{"init", "{auth}", "--syncroot", "dist", "{url}"},
+				check: checks(wantMarker("HEAD"), wantServed("main.css")),
+			},
+			{
+				name:   "push: the source changed",
+				change: both(compile("a{color:red}\n"), commitFile("main.scss", "$a: 2;\n")),
+				args:   []string{"push", "{auth}", "--syncroot", "dist", "{url}"},
+				check: func(t *testing.T, r *stepRun) {
+					if got := readTree(t, r.lanes[0].dir).files["main.css"]; got != "a{color:red}\n" {
+						t.Errorf("git-ftp's lane: main.css %q", got)
+					}
+				},
 			},
 		},
 	}

@@ -440,6 +440,11 @@ func (b *builder) include(rules []IncludeRule, changed []string, fromEmpty bool)
 				}
 			} else {
 				b.delete(target, "include: gone locally")
+				if b.worktree != nil {
+					// It may have been a directory (!public without the
+					// slash): what the manifest lists below it stays.
+					b.missingDirs = append(b.missingDirs, b.remotePath(target))
+				}
 			}
 		case err != nil:
 			return &LocalError{Err: err}

@@ -120,11 +120,11 @@ func (b *builder) applyManifest(ctx context.Context, opts PlanOptions, toTree *o
 	return nil
 }
 
-// underMissingDir reports whether rp lies in an include directory that is
+// underMissingDir reports whether rp lies below an include target that is
 // missing locally.
 func (b *builder) underMissingDir(rp string) bool {
 	for _, d := range b.missingDirs {
-		if d == "" || rp == d || strings.HasPrefix(rp, d+"/") {
+		if d == "" || strings.HasPrefix(rp, d+"/") {
 			return true
 		}
 	}

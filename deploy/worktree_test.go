@@ -329,3 +329,37 @@ func TestGitignoredSyncroot(t *testing.T) {
 		t.Errorf("target:source into the syncroot: uploads %v", ups)
 	}
 }
+
+// TestIncludeBangNoSlashMissing: !public without the slash, and the build
+// did not run: git-ftp's rule deletes the name public, and nothing the
+// manifest lists below it is deleted on its account.
+func TestIncludeBangNoSlashMissing(t *testing.T) {
+	g := gittest.New(t)
+	g.Write(".gitignore", []byte("public/\n"))
+	g.Write(".git-ftp-include", []byte("!public\n"))
+	g.Write("README", []byte("r"))
+	g.Commit("one")
+	g.Write("public/a.html", []byte("a"))
+	g.Write("public/css/b.css", []byte("b"))
+	srv := t.TempDir()
+	pushWorktree(t, g, srv, "")
+	if got := serverManifest(t, srv); len(got) != 2 {
+		t.Fatalf("manifest: %v", got)
+	}
+	os.RemoveAll(filepath.Join(g.Dir, "public"))
+	g.Write("README", []byte("r2"))
+	g.Commit("two")
+	r, err := local.New(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ig, _ := deploy.LoadIgnore(g.Dir)
+	inc, _ := deploy.LoadInclude(g.Dir, "")
+	plan, _, _ := deployOn(t, g.Dir, r, deploy.PlanOptions{Ignore: ig, Include: inc, Remote: r})
+	if dels := paths(plan.Deletes); !reflect.DeepEqual(dels, []string{"public"}) {
+		t.Errorf("deletes %v, want only git-ftp's delete of public", dels)
+	}
+	if _, err := os.Stat(filepath.Join(srv, "public", "a.html")); err != nil {
+		t.Errorf("public/a.html: %v", err)
+	}
+}

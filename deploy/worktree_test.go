@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"os"
 	"path/filepath"
@@ -361,5 +362,35 @@ func TestIncludeBangNoSlashMissing(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(srv, "public", "a.html")); err != nil {
 		t.Errorf("public/a.html: %v", err)
+	}
+}
+
+// TestCheckKnowsManifest: gftp check after a deploy through the manifest is
+// clean: the manifest is gftp's own file, not an extra one, with the work
+// tree's files expected (with and without the server's manifest read).
+func TestCheckKnowsManifest(t *testing.T) {
+	g, srv := deployedSite(t, "a.html", "b.html")
+	repo, err := deploy.OpenRepo(g.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := repo.Resolve("HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := local.New(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, _ := deploy.LoadInclude(g.Dir, "")
+	for _, remote := range []bool{false, true} {
+		opts := deploy.PlanOptions{Include: inc}
+		if remote {
+			opts.Remote = r
+		}
+		d, err := deploy.Check(context.Background(), repo, r, c, opts)
+		if err != nil || !d.Clean() {
+			t.Errorf("check (manifest read: %v): %v %+v", remote, err, d)
+		}
 	}
 }

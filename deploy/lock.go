@@ -183,6 +183,11 @@ func clip(s string) string {
 	return s
 }
 
+// lockRace is a refused lock mkdir while the lock was released: tried again.
+type lockRace struct{ err error }
+
+func (e *lockRace) Error() string { return e.err.Error() }
+
 // LockedError says another deploy holds the lock (exit code 7).
 type LockedError struct {
 	Holder *LockInfo // nil when the lock holds no readable details
@@ -266,8 +271,18 @@ type LockOptions struct {
 func AcquireLock(ctx context.Context, r remote.Remote, info LockInfo, opts LockOptions) (*Lock, error) {
 	var created []string
 	var broken *LockInfo
+	races := 0
 	for attempt := 0; ; attempt++ {
 		l, err := tryLock(ctx, r, info)
+		var race *lockRace
+		for errors.As(err, &race) && races < 5 {
+			races++
+			time.Sleep(time.Duration(races) * 50 * time.Millisecond)
+			l, err = tryLock(ctx, r, info)
+		}
+		if errors.As(err, &race) {
+			err = fmt.Errorf("take lock: %w", race.err)
+		}
 		if errors.Is(err, fs.ErrNotExist) && created == nil {
 			if !opts.CreateRoot {
 				return nil, fmt.Errorf("%w: the remote directory does not exist (%w)", ErrNoMarker, err)
@@ -350,6 +365,14 @@ func tryLock(ctx context.Context, r remote.Remote, info LockInfo) (*Lock, error)
 		if ctx.Err() != nil {
 			// Interrupted: the server may have made the lock anyway.
 			undoLock(ctx, r, entry)
+		} else if !errors.Is(lockErr, fs.ErrNotExist) {
+			// A server that cannot say "exists" in its reply (FTP 550)
+			// leaves the transport to check with a Stat; a holder that
+			// released the lock in between makes the refusal look like
+			// any other. When the lock is gone now, try again.
+			if _, serr := r.Stat(ctx, LockName); errors.Is(serr, fs.ErrNotExist) {
+				return nil, &lockRace{lockErr}
+			}
 		}
 		return nil, fmt.Errorf("take lock: %w", lockErr)
 	case entryErr != nil && ctx.Err() != nil:

@@ -36,14 +36,20 @@ type result struct {
 // environment (never on the command line) and its extra flags.
 func gftp(t *testing.T, srv *servers.Server, dir string, args ...string) result {
 	t.Helper()
+	return gftpVia(t, nil, srv, dir, args...)
+}
+
+// gftpVia is gftp run through the command prefix (setpriv ...).
+func gftpVia(t *testing.T, prefix []string, srv *servers.Server, dir string, args ...string) result {
+	t.Helper()
 	// The server's flags go right after the subcommand.
-	full := append([]string{}, args[:1]...)
+	full := append(append([]string{}, prefix...), gftpBin, args[0])
 	full = append(full, srv.Flags...)
 	if srv.CACert != "" {
 		full = append(full, "--cacert", srv.CACert)
 	}
 	full = append(full, args[1:]...)
-	cmd := exec.Command(gftpBin, full...)
+	cmd := exec.Command(full[0], full[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(gittest.Env(), srv.Env...)
 	cmd.Env = append(cmd.Env, "GFTP_USER="+srv.User, "GFTP_PASSWORD="+srv.Password)

@@ -190,6 +190,7 @@ func (a *app) rootCommand() *cli.Command {
 				Action:    a.run(a.removeScopeCmd),
 			},
 			a.publishDumbCommand(),
+			a.syncCommand(),
 			a.checkCommand(),
 			a.diagCommand(),
 			a.completionCommand(),
@@ -225,6 +226,7 @@ type target struct {
 	settings *settings
 	url      *url.URL
 	display  string // the URL without password, for messages
+	local    string // gftp sync: the directory deployed (repo is nil)
 }
 
 // lockFlags are the flags of the commands that take the remote lock.
@@ -281,7 +283,19 @@ func (a *app) resolveTarget(ctx context.Context, cmd *cli.Command) (*target, err
 	if cmd.Args().Len() > 1 {
 		return nil, usageErr("give one URL or scope", "too many arguments: %q", cmd.Args().Slice())
 	}
-	arg := cmd.Args().First()
+	u, err := a.targetURL(s, cmd.Args().First())
+	if err != nil {
+		return nil, err
+	}
+	t := &target{repo: repo, settings: s, url: u}
+	t.display = remote.Redact(u.String())
+	a.out.rep.setURL(t.display)
+	return t, nil
+}
+
+// targetURL is the URL that arg (a URL, a scope's name, or "" for the
+// configured URL) names, with --remote-root applied.
+func (a *app) targetURL(s *settings, arg string) (*url.URL, error) {
 	if arg != "" && !strings.Contains(arg, "://") && s.hasScope(arg) && s.scope == "" {
 		s.scope, arg = arg, ""
 	}
@@ -306,15 +320,12 @@ func (a *app) resolveTarget(ctx context.Context, cmd *cli.Command) (*target, err
 		u.Path = "/" + strings.TrimSuffix(rr, "/") + "/" + rest
 		u.RawPath = ""
 	}
-	t := &target{repo: repo, settings: s, url: u}
-	t.display = remote.Redact(u.String())
-	a.out.rep.setURL(t.display)
-	return t, nil
+	return u, nil
 }
 
 // open connects to the target's remote.
 func (a *app) open(ctx context.Context, cmd *cli.Command, t *target) (remote.Remote, error) {
-	opts, err := a.remoteOptions(ctx, cmd, t.settings, t.repo.Dir, t.url)
+	opts, err := a.remoteOptions(ctx, cmd, t.settings, t.workDir(), t.url)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +360,7 @@ func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, s *settings, 
 		return remote.Options{}, err
 	}
 	o := remote.Options{
-		Prewarm:          (cmd.Name == "init" || cmd.Name == "push" || cmd.Name == "publish-dumb") && !cmd.Bool("dry-run"),
+		Prewarm:          (cmd.Name == "init" || cmd.Name == "push" || cmd.Name == "publish-dumb" || cmd.Name == "sync") && !cmd.Bool("dry-run"),
 		Insecure:         st.Insecure,
 		CACert:           st.CACert,
 		PinSHA256:        st.PinSHA256,

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/gftp/gftp/deploy"
+	"github.com/gftp/gftp/deploy/manifest"
 	"github.com/gftp/gftp/internal/objectformat"
 	"github.com/gftp/gftp/internal/tlstrace"
 	"github.com/gftp/gftp/remote"
@@ -98,7 +99,7 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.As(err, &fe), errors.As(err, &nme):
 		return exitUpload
-	case errors.Is(err, deploy.ErrNoMarker), errors.As(err, &de), errors.As(err, &me):
+	case errors.Is(err, deploy.ErrNoMarker), errors.As(err, &de), errors.As(err, &me), errors.Is(err, manifest.ErrCorrupt):
 		return exitDownload
 	case errors.As(err, &uc), errors.As(err, &rv), errors.As(err, &se), errors.As(err, &dty), errors.Is(err, deploy.ErrNotRepo),
 		errors.As(err, &of), errors.As(err, &lfs):

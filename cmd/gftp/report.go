@@ -19,7 +19,7 @@ import (
 )
 
 // jsonCommands are the commands that take --json.
-var jsonCommands = map[string]bool{"init": true, "push": true, "catchup": true, "check": true, "show": true, "publish-dumb": true}
+var jsonCommands = map[string]bool{"init": true, "push": true, "catchup": true, "check": true, "show": true, "publish-dumb": true, "sync": true}
 
 // jsonSchema is the version of the --json object's layout; it changes only
 // when a field is removed or changes meaning (README, "Machine-readable
@@ -236,7 +236,7 @@ func (r *reporter) setUpToDate() { r.update(func(j *jsonResult) { j.UpToDate = t
 // step becomes a "plan" line.
 func (r *reporter) plan(p *deploy.Plan, dryRun bool) {
 	r.update(func(j *jsonResult) {
-		j.Target = p.To.String()
+		j.Target = hashString(p.To) // "" for a sync
 		j.DryRun = dryRun
 		j.Planned = jsonPlanned{Uploads: len(p.Uploads), Deletes: len(p.Deletes), Bytes: p.Bytes()}
 		if p.Commits >= 0 {

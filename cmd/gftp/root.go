@@ -14,7 +14,7 @@ import (
 // init, catchup, publish-dumb, and push --auto-init.
 func createsRoot(cmd *cli.Command) bool {
 	switch cmd.Name {
-	case "init", "catchup", "publish-dumb":
+	case "init", "catchup", "publish-dumb", "sync":
 		return true
 	case "push":
 		return cmd.Bool("auto-init")

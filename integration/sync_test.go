@@ -28,10 +28,10 @@ func syncTargets() []freshTarget {
 	return out
 }
 
-// hugoBuild writes a site as a generator with hashed asset names builds
+// siteBuild writes a site as a generator with hashed asset names builds
 // it: build n changes the app's script and style (new names), rewrites
 // the home page, drops one post and keeps the rest byte for byte.
-func hugoBuild(t *testing.T, dir string, n int) map[string]string {
+func siteBuild(t *testing.T, dir string, n int) map[string]string {
 	t.Helper()
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestSyncSuite(t *testing.T) {
 			}
 
 			// Build 1 to an account with no target directory.
-			b1 := hugoBuild(t, site, 1)
+			b1 := siteBuild(t, site, 1)
 			r := doSync()
 			res := lastJSON(t, r.stdout)
 			if r.code != 0 || !res.OK || res.Uploaded != len(b1)-1 || res.Deleted != 0 {
@@ -149,7 +149,7 @@ func TestSyncSuite(t *testing.T) {
 			}
 
 			// Build 2, first as a dry run: it touches nothing.
-			b2 := hugoBuild(t, site, 2)
+			b2 := siteBuild(t, site, 2)
 			before := gittest.Files(t, srv.Root)
 			r = gftp(t, srv, work, "sync", "--dry-run", "--exclude", "*.map", site, url)
 			if r.code != 0 || !strings.Contains(r.stdout, "delete   posts/old/index.html (gone locally)") || !strings.Contains(r.stdout, "Dry run: would upload 3 files") {

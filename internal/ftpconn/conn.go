@@ -395,15 +395,16 @@ func (c *Conn) Broken() bool { return c.broken }
 // progress. Safe to call from any goroutine.
 func (c *Conn) Abort() { _ = c.raw.Close() }
 
-// Close says QUIT when the dialogue is in step (without waiting long for
-// the answer), then closes the connection.
+// Close says QUIT when the dialogue is in step, then closes the
+// connection without waiting for the 221: the goodbye would cost a round
+// trip at the end of every run, and nothing depends on it.
 func (c *Conn) Close() error {
 	if !c.quit && c.InStep() {
 		c.quit = true
 		if c.cfg.Timeout <= 0 || c.cfg.Timeout > 5*time.Second {
-			_ = c.raw.SetDeadline(time.Now().Add(5 * time.Second))
+			_ = c.raw.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		}
-		_, _ = c.Do("QUIT")
+		_ = c.Send("QUIT")
 	}
 	err := c.raw.Close()
 	if errors.Is(err, net.ErrClosed) {

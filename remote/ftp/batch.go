@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"net/textproto"
 	"path"
-	"strings"
 	"sync"
 
 	"github.com/gftp/gftp/remote"
@@ -36,7 +35,7 @@ func (r *Remote) RemoveAll(ctx context.Context, names []string) error {
 				idx = append(idx, i)
 			}
 			err := r.with(ctx, func(s *session) error {
-				s.deleteAll(names, idx, errs)
+				s.deleteAll(ctx, names, idx, errs)
 				return nil
 			})
 			if err != nil {
@@ -61,7 +60,7 @@ func (r *Remote) RemoveAll(ctx context.Context, names []string) error {
 // deleteAll deletes names[i] for each i in idx, recording each failure in
 // errs[i]. It pipelines what it can and falls back to one command at a
 // time where it cannot.
-func (s *session) deleteAll(names []string, idx []int, errs []error) {
+func (s *session) deleteAll(ctx context.Context, names []string, idx []int, errs []error) {
 	r := s.r
 	fail := func(a, b []int, err error) {
 		for _, i := range a {
@@ -77,56 +76,42 @@ func (s *session) deleteAll(names []string, idx []int, errs []error) {
 			errs[i] = err
 			continue
 		}
-		if strings.ContainsAny(r.path(names[i]), "\r\n") {
-			errs[i] = classify("DELE", s.sc.Delete(r.path(names[i])))
-			continue
-		}
 		pipe = append(pipe, i)
 	}
 	for len(pipe) > 0 {
 		chunk := pipe[:min(deleChunk, len(pipe))]
 		pipe = pipe[len(chunk):]
-		if !s.settled() {
-			for _, i := range chunk {
-				errs[i] = classify("DELE", s.sc.Delete(r.path(names[i])))
-			}
-			continue
-		}
 		cmds := make([]string, len(chunk))
 		for j, i := range chunk {
 			cmds[j] = "DELE " + r.path(names[i])
 		}
-		if err := s.send(cmds...); err != nil {
+		reps, err := s.c.Do(cmds...)
+		if err != nil {
 			s.broken = true
-			fail(chunk, pipe, classify("DELE", err))
+			fail(chunk[len(reps):], pipe, classify("DELE", err))
+			for j, rep := range reps {
+				errs[chunk[j]] = classify("DELE", rep.Err())
+			}
 			return
 		}
 		for j, i := range chunk {
-			code, msg, err := s.reply()
-			if err != nil {
-				s.broken = true
-				fail(chunk[j:], pipe, classify("DELE", err))
-				return
-			}
-			if code >= 300 {
-				errs[i] = classify("DELE", &textproto.Error{Code: code, Msg: msg})
-			}
+			errs[i] = classify("DELE", reps[j].Err())
 		}
 	}
 	for _, i := range idx {
-		errs[i] = s.deleErr(names[i], errs[i])
+		errs[i] = s.deleErr(ctx, names[i], errs[i])
 	}
 }
 
 // deleErr checks a DELE's 550 that classify took for a missing file: servers
 // answer 550 also for a directory, or a file they may not remove, and a
 // file that is still there was not deleted.
-func (s *session) deleErr(name string, err error) error {
+func (s *session) deleErr(ctx context.Context, name string, err error) error {
 	var te *textproto.Error
 	if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &te) || s.broken {
 		return err
 	}
-	if _, serr := s.stat(name); serr == nil {
+	if _, serr := s.stat(ctx, name); serr == nil {
 		return te
 	}
 	return err
@@ -149,46 +134,35 @@ func (r *Remote) RemoveDir(ctx context.Context, dir string, files []string) erro
 			return err
 		}
 	}
-	if strings.ContainsAny(r.path(dir), "\r\n") || len(files) > deleChunk {
+	if len(files) > deleChunk {
 		if err := r.RemoveAll(ctx, names); err != nil {
 			return err
 		}
 		return r.Rmdir(ctx, dir)
 	}
 	err := r.with(ctx, func(s *session) error {
-		if !s.settled() {
-			return &kindError{remote.ErrTemporary, errors.New("control connection out of step")}
-		}
 		cmds := make([]string, 0, len(names)+1)
 		for _, n := range names {
 			cmds = append(cmds, "DELE "+r.path(n))
 		}
 		cmds = append(cmds, "RMD "+r.path(dir))
-		if err := s.send(cmds...); err != nil {
+		reps, err := s.c.Do(cmds...)
+		if err != nil {
 			s.broken = true
 			return classify("DELE", err)
 		}
 		var first error // the first DELE that failed but for a missing file
-		for range names {
-			code, msg, err := s.reply()
-			if err != nil {
-				s.broken = true
-				return classify("DELE", err)
-			}
-			if code >= 300 && code != 550 && first == nil {
-				first = classify("DELE", &textproto.Error{Code: code, Msg: msg})
+		for _, rep := range reps[:len(names)] {
+			if rep.Code >= 300 && rep.Code != 550 && first == nil {
+				first = classify("DELE", rep.Err())
 			}
 		}
-		code, msg, err := s.reply()
-		if err != nil {
-			s.broken = true
-			return classify("RMD", err)
-		}
-		if code < 300 {
+		rep := reps[len(names)]
+		if rep.Code < 300 {
 			return nil
 		}
-		rerr := &textproto.Error{Code: code, Msg: msg}
-		if _, serr := s.stat(dir); errors.Is(serr, fs.ErrNotExist) {
+		rerr := rep.Err()
+		if _, serr := s.stat(ctx, dir); errors.Is(serr, fs.ErrNotExist) {
 			return &kindError{fs.ErrNotExist, rerr}
 		}
 		if first != nil {

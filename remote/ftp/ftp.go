@@ -2,25 +2,22 @@
 // ftpes:// (explicit TLS, RFC 4217 AUTH TLS, never falling back to clear
 // text) and ftps:// (implicit TLS, port 990).
 //
-// It drives github.com/jlaffaye/ftp, but owns every connection the library
-// uses through its dial function: the control connection (so that it can do
-// the TLS handshake, log the dialogue and put idle deadlines on it) and the
-// data connections (so that their TLS resumes the control session and ends
-// the way vsftpd needs).
+// It speaks FTP through internal/ftpconn, whose connection owns its socket
+// and the one reader of it; this package adds a pool of logged-in
+// connections, one code path per operation, and the error contract of
+// remote.Remote.
 //
 // URL paths follow curl and git-ftp: ftp://host/www is www in the login
 // directory, ftp://host//srv/www is /srv/www. Every command names an
 // absolute path built from the root (resolved with PWD at login).
 //
 // Passive mode is the default (EPSV, or PASV with Options.DisableEPSV);
-// Options.Active uses EPRT/PORT (see active.go).
+// Options.Active uses EPRT/PORT, with the same round trips per transfer
+// (see transfer.go).
 package ftp
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -30,16 +27,13 @@ import (
 	"net/textproto"
 	"net/url"
 	"path"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/jlaffaye/ftp"
-
+	"github.com/gftp/gftp/internal/ftpconn"
 	"github.com/gftp/gftp/internal/proxy"
-	"github.com/gftp/gftp/internal/tlstrace"
 	"github.com/gftp/gftp/remote"
 )
 
@@ -50,18 +44,18 @@ func init() {
 }
 
 // Mode is how a connection is secured.
-type Mode int
+type Mode = ftpconn.Mode
 
 // The three FTP security modes.
 const (
-	Plain    Mode = iota // ftp://: no TLS
-	Explicit             // ftpes://: AUTH TLS after the greeting; refusal is an error
-	Implicit             // ftps://: TLS from the first byte
+	Plain    = ftpconn.Plain    // ftp://: no TLS
+	Explicit = ftpconn.Explicit // ftpes://: AUTH TLS after the greeting; refusal is an error
+	Implicit = ftpconn.Implicit // ftps://: TLS from the first byte
 )
 
 // ErrTLSRefused is returned for ftpes:// when the server does not accept
 // AUTH TLS. The client then closes the connection without sending USER.
-var ErrTLSRefused = errors.New("server refused AUTH TLS")
+var ErrTLSRefused = ftpconn.ErrTLSRefused
 
 // ErrActiveProxy refuses active mode with a proxy: the server's data
 // connection would have to come back through it, which SOCKS5 CONNECT and
@@ -82,7 +76,7 @@ type Remote struct {
 	opts   remote.Options
 	log    *slog.Logger
 	tls    *tlsPolicy
-	active *activeConfig // nil: passive mode
+	active *ftpconn.Active // nil: passive mode
 	pool   *pool
 	root   string // absolute directory of the URL path, from PWD
 	rawDir string // the URL path, relative to the login directory unless it starts with "/"
@@ -103,6 +97,7 @@ type Remote struct {
 	ctlMangled atomic.Bool
 	where      string // the URL without password, for errors about the connection
 	pipe       pipeState
+	counters   ftpconn.Counters
 	// finishing counts downloads handed back before their 226 (see
 	// reader.Close); Close waits for them.
 	finishing sync.WaitGroup
@@ -111,10 +106,13 @@ type Remote struct {
 	// proxied: connections go through Options.Proxy, so the control
 	// connection's peer address is the proxy's, not the server's.
 	proxied bool
+
+	// onConn, when set (tests), sees every control connection made.
+	onConn func(*ftpconn.Conn)
 }
 
-// pipeState is what the fast upload path (fast.go) learnt in this run, and
-// what it counted.
+// pipeState is what the transfers (transfer.go) learnt in this run, and
+// what they counted.
 type pipeState struct {
 	early atomic.Bool // the server reads no command during a transfer (vsftpd): EPSV may go before the 226
 	// strict: the server refuses TLS data that ends without close_notify
@@ -122,8 +120,6 @@ type pipeState struct {
 	strict atomic.Bool
 	off    atomic.Bool  // the server mishandled an early EPSV after all
 	ahead  atomic.Int64 // transfers whose data connection was dialled ahead
-	cmds   atomic.Int64 // commands sent on every control connection
-	turns  atomic.Int64 // waits for a reply after sending (round trips)
 	files  atomic.Int64 // PutAtomic calls that succeeded
 }
 
@@ -137,7 +133,7 @@ type Stats struct {
 
 // Stats returns the counts so far.
 func (r *Remote) Stats() Stats {
-	return Stats{Commands: r.pipe.cmds.Load(), RoundTrips: r.pipe.turns.Load(),
+	return Stats{Commands: r.counters.Commands.Load(), RoundTrips: r.counters.RoundTrips.Load(),
 		Files: r.pipe.files.Load(), Ahead: r.pipe.ahead.Load()}
 }
 
@@ -150,13 +146,17 @@ var (
 // and certificates show at once. The user and password come from opts, or
 // else from u; with neither, the login is anonymous.
 func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) {
+	return newRemote(ctx, u, opts, nil)
+}
+
+func newRemote(ctx context.Context, u *url.URL, opts remote.Options, onConn func(*ftpconn.Conn)) (*Remote, error) {
 	if opts.Jobs < 1 {
 		opts.Jobs = 1
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Remote{opts: opts, log: opts.Logger}
+	r := &Remote{opts: opts, log: opts.Logger, onConn: onConn}
 	red := *u
 	red.User = nil
 	if u.User != nil {
@@ -195,6 +195,9 @@ func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) 
 		r.user, r.pass = "anonymous", "anonymous@"
 	}
 	r.rawDir = strings.TrimPrefix(u.Path, "/")
+	if err := refuseLineBreak("connect", r.rawDir); err != nil {
+		return nil, err
+	}
 	if r.mode != Plain {
 		p, err := newTLSPolicy(host, opts)
 		if err != nil {
@@ -211,7 +214,7 @@ func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) 
 	}
 	r.dialer, r.proxied = d, opts.Proxy != ""
 	if opts.Active {
-		a, err := parseActive(opts.ActiveAddr, opts.ActivePorts)
+		a, err := ftpconn.ParseActive(opts.ActiveAddr, opts.ActivePorts)
 		if err != nil {
 			return nil, &fs.PathError{Op: "connect", Path: r.where, Err: err}
 		}
@@ -236,18 +239,22 @@ func New(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error) 
 	if err != nil {
 		return nil, &fs.PathError{Op: "connect", Path: r.where, Err: classify("USER", err)}
 	}
-	stop := s.begin(ctx)
-	pwd, err := s.sc.CurrentDir()
-	if err == nil {
-		err = s.ctl.settle("")
+	pwd := s.pwd
+	if pwd == "" {
+		err = s.run(ctx, func() error {
+			rep, err := s.c.Cmd("PWD")
+			if err != nil {
+				return err
+			}
+			pwd, err = ftpconn.ParsePWD(rep)
+			return err
+		})
 	}
-	err = s.end(ctx, stop, err)
 	r.pool.put(s)
 	if err != nil {
 		r.pool.close()
 		return nil, &fs.PathError{Op: "connect", Path: r.where, Err: fmt.Errorf("PWD: %w", classify("PWD", err))}
 	}
-	pwd = strings.ReplaceAll(pwd, `""`, `"`) // RFC 959 doubles quotes in a PWD reply
 	r.login = pwd
 	if strings.HasPrefix(r.rawDir, "/") {
 		r.root = path.Clean(r.rawDir)
@@ -275,8 +282,23 @@ func (r *Remote) path(name string) string {
 	return r.root + "/" + name
 }
 
-// checkName refuses names the server would not store as given.
+// refuseLineBreak refuses a name with CR or LF, the one place that does: a
+// command line ends at CR LF (RFC 959, 4.1), so no FTP command can name
+// such a file. The server would act on a name cut short, and the rest of
+// the line would be read as another command.
+func refuseLineBreak(op, name string) error {
+	if strings.ContainsAny(name, "\r\n") {
+		return &fs.PathError{Op: op, Path: name, Err: &kindError{fs.ErrInvalid, errors.New("an FTP command cannot carry a file name with CR or LF")}}
+	}
+	return nil
+}
+
+// checkName refuses names the server would not store as given: every
+// operation asks it first.
 func (r *Remote) checkName(op, name string) error {
+	if err := refuseLineBreak(op, name); err != nil {
+		return err
+	}
 	if !r.ctlMangled.Load() {
 		return nil
 	}
@@ -293,26 +315,19 @@ func (r *Remote) checkName(op, name string) error {
 type session struct {
 	id       int64
 	r        *Remote
-	sc       *ftp.ServerConn
-	ctl      *ctlConn
-	tlsCfg   *tls.Config // the control connection's; nil without TLS
-	dataCfg  *tls.Config // data connections': nil for clear ones
+	c        *ftpconn.Conn
 	mlst     bool
 	mdtm     bool
+	pwd      string // the login directory, when the login asked for it
 	lastUsed time.Time
 	broken   bool
 
-	ctx     context.Context // of the operation in progress, for data dials
-	mu      sync.Mutex
-	data    *dataConn
-	capture *bytes.Buffer // set while listing: the data connection copies the listing here
-	pending net.Listener  // active mode: listening for the next data connection
-	noEPRT  bool          // active mode: the server has no EPRT
+	mu   sync.Mutex
+	data *ftpconn.Data    // the transfer in progress, to abort
+	ch   *ftpconn.Channel // a channel being set up, to abort
 
-	rd     *textproto.Reader // replies to commands sent past the library (fast.go)
-	next   *nextData         // a data connection opened ahead (fast.go)
-	drops  []*nextData       // given up while still being dialled (fast.go)
-	noEPSV bool              // the server has no EPSV: PASV
+	next  *ftpconn.Channel   // a passive data channel asked for ahead (transfer.go)
+	drops []*ftpconn.Channel // given up while still being dialled (transfer.go)
 
 	hashWay hashWay // how the server digests a file (hash.go)
 }
@@ -329,111 +344,47 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 		}()
 		r.pool.warm()
 	}
-	raw, err := r.dialer.DialContext(ctx, "tcp", r.addr)
+	cfg := ftpconn.Config{
+		Addr:        r.addr,
+		Mode:        r.mode,
+		Dialer:      r.dialer,
+		Proxied:     r.proxied,
+		Timeout:     r.opts.Timeout,
+		Log:         r.log,
+		ID:          id,
+		Counters:    &r.counters,
+		DisableEPSV: r.opts.DisableEPSV,
+		TrustPASVIP: r.opts.TrustPASVIP,
+		Active:      r.active,
+	}
+	if r.tls != nil {
+		cfg.TLS = r.tls.config()
+		if r.opts.Insecure {
+			cfg.InsecureLabel = "--insecure"
+		}
+	}
+	c, err := ftpconn.Dial(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if r.log.Enabled(ctx, slog.LevelDebug) {
-		// curl's first line, which troubleshooting guides read.
-		host, port, _ := net.SplitHostPort(r.addr)
-		ip, _, _ := net.SplitHostPort(raw.RemoteAddr().String())
-		via := ""
-		if r.proxied {
-			via, ip = " through the proxy at "+raw.RemoteAddr().String(), "via proxy"
-		}
-		r.log.Debug(fmt.Sprintf("* Connected to %s (%s) port %s%s", host, ip, port, via), "conn", id)
+	if r.onConn != nil {
+		r.onConn(c)
 	}
-	// Cancellation while connecting and logging in closes the socket.
-	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	s := &session{id: id, r: r, c: c}
+	// Cancellation while logging in closes the socket.
+	stop := context.AfterFunc(ctx, c.Abort)
 	defer func() {
 		if !stop() && err == nil {
 			err = ctx.Err()
 		}
 		if err != nil {
-			raw.Close()
+			c.Abort()
 			if ctx.Err() != nil {
 				err = ctx.Err()
 			}
 		}
 	}()
-	s := &session{id: id, r: r, ctx: ctx}
-	var conn net.Conn = raw
-	var prefix []byte
-	var banner string
-	switch r.mode {
-	case Implicit:
-		s.tlsCfg = r.tls.config()
-		if conn, err = r.handshake(ctx, raw, s.tlsCfg, id); err != nil {
-			return nil, err
-		}
-	case Explicit:
-		s.tlsCfg = r.tls.config()
-		if prefix, banner, err = r.authTLS(raw, id); err != nil {
-			return nil, err
-		}
-		if conn, err = r.handshake(ctx, raw, s.tlsCfg, id); err != nil {
-			return nil, err
-		}
-	}
-	if tc, ok := conn.(*tls.Conn); ok {
-		s.dataCfg = dataConfig(s.tlsCfg, tc.ConnectionState().Version)
-	}
-	s.ctl = newCtlConn(conn, raw, r.opts.Timeout, r.log, int(id))
-	s.ctl.beforePassive = s.settleDrops
-	s.ctl.prefix = prefix
-	s.ctl.cmds, s.ctl.turns = &r.pipe.cmds, &r.pipe.turns
-	// What jlaffaye/ftp's Login sends after FEAT, one round trip each, goes
-	// out with FEAT; the first connection's PWD too (New asks for it).
-	batch := []string{"TYPE I", "OPTS UTF8 ON"}
-	if s.tlsCfg != nil {
-		batch = append(batch, "PBSZ 0", "PROT P")
-	}
-	// An EPSV too, for the first transfer, whose data connection is
-	// then dialled as soon as the login is in. Servers keep that port
-	// open across MKD, SIZE, DELE, RNFR and the like (vsftpd, proftpd
-	// and pure-ftpd, TestPortSurvivesCommands), so it waits for the
-	// first transfer, whatever comes before.
-	loginEPSV := r.pipelined() && !r.opts.DisableEPSV
-	if loginEPSV {
-		batch = append(batch, "EPSV")
-	}
-	if id == 1 {
-		batch = append(batch, "PWD")
-	}
-	s.ctl.batch = map[string][]string{"FEAT": batch}
-	if !strings.ContainsAny(r.user+r.pass, "\r\n") {
-		// USER, PASS and FEAT go too: the whole login in one round trip
-		// once TLS is up. A server that logs in on USER alone answers
-		// the PASS with 503, which the library never asks for and the
-		// batch drops.
-		s.ctl.batch = map[string][]string{"USER " + r.user: append([]string{"PASS " + r.pass, "FEAT"}, batch...)}
-	}
-	if r.active != nil {
-		s.ctl.intercept = s.activeIntercept
-	}
-	first := true
-	dialOpts := []ftp.DialOption{
-		ftp.DialWithDialFunc(func(network, addr string) (net.Conn, error) {
-			if first {
-				first = false
-				return s.ctl, nil
-			}
-			return s.dialData(network, addr)
-		}),
-		ftp.DialWithDisabledEPSV(r.opts.DisableEPSV),
-		ftp.DialWithTrustPasvIP(r.opts.TrustPASVIP),
-	}
-	if s.tlsCfg != nil {
-		// With a dial function, the library leaves the control connection
-		// to us and only sends PBSZ 0 and PROT P after login.
-		dialOpts = append(dialOpts, ftp.DialWithTLS(s.tlsCfg))
-	}
-	if s.sc, err = ftp.Dial(r.addr, dialOpts...); err != nil {
-		return nil, s.replyErr(err)
-	}
-	if banner == "" {
-		banner = s.ctl.banner()
-	}
+	banner := c.Greeting().Msg
 	if strings.Contains(banner, "vsFTPd") {
 		// vsftpd does not read the control connection during a
 		// transfer, so an EPSV sent behind the data waits its turn;
@@ -448,201 +399,58 @@ func (r *Remote) dial(ctx context.Context) (_ *session, err error) {
 		select {
 		case <-r.gate:
 			if r.gateBad.Load() {
-				_ = s.sc.Quit()
+				_ = c.Close()
 				return nil, errLeaderFailed
 			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
-	if err = s.sc.Login(r.user, r.pass); err != nil {
-		err = s.replyErr(err)
-		_ = s.sc.Quit()
+	// The login is one write. An EPSV goes too, for the first transfer,
+	// whose data connection is then dialled as soon as the login is in.
+	// Servers keep that port open across MKD, SIZE, DELE, RNFR and the
+	// like (vsftpd, proftpd and pure-ftpd, TestPortSurvivesCommands), so
+	// it waits for the first transfer, whatever comes before. The first
+	// connection asks for PWD too (New needs it).
+	var extra []string
+	loginEPSV := r.active == nil && !r.opts.DisableEPSV
+	if loginEPSV {
+		extra = append(extra, "EPSV")
+	}
+	if id == 1 {
+		extra = append(extra, "PWD")
+	}
+	sess, err := c.Login(r.user, r.pass, extra...)
+	if err != nil {
+		_ = c.Close()
 		return nil, err
 	}
-	s.ctl.batch = nil
+	i := 0
 	if loginEPSV {
-		if reply, ok, err := s.ctl.take("EPSV"); err != nil {
-			_ = s.sc.Quit()
+		s.dialFromEPSV(sess.Extra[i])
+		i++
+	}
+	if id == 1 {
+		if s.pwd, err = ftpconn.ParsePWD(sess.Extra[i]); err != nil {
+			_ = c.Close()
 			return nil, err
-		} else if ok {
-			s.loginEPSV(reply)
 		}
 	}
-	if err = s.ctl.settle("PWD"); err != nil {
-		_ = s.sc.Quit()
-		return nil, err
-	}
-	s.mlst = s.sc.IsTimePreciseInList()
-	s.mdtm = s.sc.IsGetTimeSupported()
-	s.hashWay = hashWayFrom(s.ctl.features())
+	s.mlst = sess.Has("MLST")
+	s.mdtm = sess.Has("MDTM")
+	s.hashWay = hashWayFrom(sess.Features)
 	s.lastUsed = time.Now()
 	r.log.Info("connected", "conn", id, "addr", r.addr, "user", r.user, "mlst", s.mlst)
 	return s, nil
-}
-
-// loginEPSV takes the reply to the EPSV sent with the login: the first
-// transfer's data connection is dialled now, or the session learns that
-// the server has no EPSV.
-func (s *session) loginEPSV(reply []byte) {
-	code, msg, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(reply))).ReadResponse(0)
-	if err != nil {
-		return
-	}
-	s.dialFromEPSV(code, msg)
 }
 
 // errLeaderFailed ends a connection opened ahead when the first one was
 // refused its login or certificate: this one would be refused the same way.
 var errLeaderFailed = errors.New("the first connection did not log in")
 
-// replyErr recovers the reply code jlaffaye/ftp drops when it turns an
-// unexpected reply (to USER, say) into a bare error string.
-func (s *session) replyErr(err error) error {
-	var te *textproto.Error
-	if errors.As(err, &te) || isNetError(err) || isTLSVerify(err) {
-		return err
-	}
-	if code, msg := s.ctl.last(); code >= 400 {
-		return &textproto.Error{Code: code, Msg: msg}
-	}
-	return err
-}
-
-// authTLS reads the greeting and asks for TLS (RFC 4217). It returns the
-// greeting, to be replayed to jlaffaye/ftp once TLS is up. A refusal is an
-// error: ftpes:// never falls back to clear text, so USER and PASS are never
-// sent in clear.
-func (r *Remote) authTLS(raw net.Conn, id int64) ([]byte, string, error) {
-	pre := newCtlConn(raw, raw, r.opts.Timeout, r.log, int(id))
-	var greeting bytes.Buffer
-	tp := textproto.NewReader(bufio.NewReader(io.TeeReader(pre, &greeting)))
-	if _, _, err := tp.ReadResponse(ftp.StatusReady); err != nil {
-		return nil, "", err
-	}
-	if _, err := pre.Write([]byte("AUTH TLS\r\n")); err != nil {
-		return nil, "", err
-	}
-	tp = textproto.NewReader(bufio.NewReader(pre))
-	if _, _, err := tp.ReadResponse(ftp.StatusAuthOK); err != nil {
-		// The reply is kept as text only: its code (often 530) must not
-		// pass for a verdict on the credentials, which were never sent.
-		return nil, "", fmt.Errorf("%w (ftpes:// never falls back to clear text): %v", ErrTLSRefused, err)
-	}
-	return greeting.Bytes(), pre.banner(), nil
-}
-
-// handshake runs the control connection's TLS handshake and logs the result.
-func (r *Remote) handshake(ctx context.Context, raw net.Conn, cfg *tls.Config, id int64) (net.Conn, error) {
-	// At -vv the handshake is logged the way curl -v logs it: the messages
-	// seen on the wire, then the certificate and the verification result.
-	hsConn, hsCfg := raw, cfg
-	var tr *tlstrace.Tracer
-	if r.log.Enabled(ctx, slog.LevelDebug) {
-		tr = tlstrace.New(func(line string) { r.log.Debug(line, "conn", id) })
-		if r.opts.Insecure {
-			tr.Accepted = "--insecure"
-		}
-		hsConn, hsCfg = tr.Conn(raw), tr.Config(cfg) // the clone shares cfg's session cache
-	}
-	tc := tls.Client(hsConn, hsCfg)
-	if r.opts.Timeout > 0 {
-		_ = raw.SetDeadline(time.Now().Add(r.opts.Timeout))
-	}
-	if err := tc.HandshakeContext(ctx); err != nil {
-		if tr != nil {
-			tr.Failed(err)
-		}
-		return nil, fmt.Errorf("tls handshake: %w", err)
-	}
-	_ = raw.SetDeadline(time.Time{})
-	cs := tc.ConnectionState()
-	if tr != nil {
-		tr.Summary(cs)
-	}
-	r.log.Info("control connection TLS", "conn", id, "version", tls.VersionName(cs.Version),
-		"cipher", tls.CipherSuiteName(cs.CipherSuite), "server_name", cfg.ServerName)
-	if shift := keepResumable(cfg, cs); shift > 0 {
-		r.log.Info("server certificate has expired (accepted anyway); TLS session clock moved back so that data connections can resume",
-			"conn", id, "not_after", cs.PeerCertificates[0].NotAfter, "shift", shift.Round(time.Second))
-	}
-	return tc, nil
-}
-
-// dialData opens a data connection: in passive mode it dials addr; in active
-// mode it takes the listener that activeIntercept opened, and the server's
-// connection is accepted on first use. The TLS and the careful Close above
-// are the same either way.
-func (s *session) dialData(network, addr string) (net.Conn, error) {
-	s.mu.Lock()
-	l := s.pending
-	s.pending = nil
-	s.mu.Unlock()
-	if l != nil {
-		var server net.IP
-		if ra, ok := s.ctl.raw.RemoteAddr().(*net.TCPAddr); ok {
-			server = ra.IP
-		}
-		dc := &dataConn{
-			ch:      &acceptChannel{l: l, server: server},
-			tee:     s.capture,
-			cfg:     s.dataCfg,
-			timeout: s.r.opts.Timeout,
-			log:     s.r.log,
-			id:      int(s.id),
-		}
-		s.mu.Lock()
-		s.data = dc
-		s.mu.Unlock()
-		return dc, nil
-	}
-	ctx := s.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	c, err := s.r.dialer.DialContext(ctx, network, s.dataAddr(addr))
-	if err != nil {
-		return nil, err
-	}
-	dc := &dataConn{
-		Conn:    c,
-		ch:      dialedChannel{c},
-		tee:     s.capture,
-		cfg:     s.dataCfg,
-		timeout: s.r.opts.Timeout,
-		log:     s.r.log,
-		id:      int(s.id),
-	}
-	s.mu.Lock()
-	s.data = dc
-	s.mu.Unlock()
-	return dc, nil
-}
-
-// dataAddr returns where a passive data connection goes. Behind a proxy,
-// the control connection's peer is the proxy, and the library and
-// passiveAddr put its address in place of the server's: the data
-// connection goes to the server's host as the URL names it (a name that
-// only the proxy may be able to resolve).
-func (s *session) dataAddr(addr string) string {
-	if !s.r.proxied {
-		return addr
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if ra, ok := s.ctl.raw.RemoteAddr().(*net.TCPAddr); host == "" || ok && ra.IP.Equal(net.ParseIP(host)) {
-		server, _, _ := net.SplitHostPort(s.r.addr)
-		return net.JoinHostPort(server, port)
-	}
-	return addr
-}
-
 // begin ties a session to the operation's context: cancelling it closes the
 // connections, which unblocks any read or write in progress.
 func (s *session) begin(ctx context.Context) (stop func() bool) {
-	s.ctx = ctx
 	return context.AfterFunc(ctx, s.abort)
 }
 
@@ -658,22 +466,25 @@ func (s *session) end(ctx context.Context, stop func() bool, err error) error {
 	if err != nil && (isNetError(err) || hasCode(err, codeUnavailable)) {
 		s.broken = true
 	}
+	if s.c.Broken() || s.c.Pending() > 0 {
+		s.broken = true
+	}
 	s.mu.Lock()
-	s.data = nil
+	s.data, s.ch = nil, nil
 	s.mu.Unlock()
-	s.dropPending()
-	s.ctx = nil
 	return err
 }
 
 func (s *session) abort() {
-	s.ctl.abort()
-	s.dropPending()
+	s.c.Abort()
 	s.mu.Lock()
-	d := s.data
+	d, ch := s.data, s.ch
 	s.mu.Unlock()
 	if d != nil {
-		d.abort()
+		d.Abort()
+	}
+	if ch != nil {
+		ch.Close()
 	}
 }
 
@@ -685,14 +496,14 @@ func (s *session) run(ctx context.Context, fn func() error) error {
 
 func (s *session) close() {
 	s.dropNext()
-	for _, n := range s.drops {
-		go closeWhenDialled(n)
+	for _, ch := range s.drops {
+		ch.Close()
 	}
 	s.drops = nil
 	if s.broken {
-		s.ctl.abort()
+		s.c.Abort()
 	} else {
-		_ = s.sc.Quit()
+		_ = s.c.Close()
 	}
 	s.r.log.Info("disconnected", "conn", s.id)
 }
@@ -702,20 +513,10 @@ func hasCode(err error, code int) bool {
 	return errors.As(err, &te) && te.Code == code
 }
 
-// with runs fn on a pooled session.
+// with runs fn on a pooled session. A data channel asked for ahead stays
+// for the next transfer: servers keep its port open across the commands
+// that are not transfers (TestPortSurvivesCommands).
 func (r *Remote) with(ctx context.Context, fn func(s *session) error) error {
-	return r.withFast(ctx, func(s *session) error {
-		// A data connection opened ahead stays for the next transfer:
-		// servers keep its port open across the commands that are not
-		// transfers (TestPortSurvivesCommands). What sends a transfer
-		// through the library (LIST, say) gives it up first.
-		return fn(s)
-	})
-}
-
-// withFast runs fn on a pooled session, keeping a data connection opened
-// ahead for the transfer fn starts.
-func (r *Remote) withFast(ctx context.Context, fn func(s *session) error) error {
 	s, err := r.pool.get(ctx)
 	if err != nil {
 		return classify("USER", err)
@@ -723,6 +524,13 @@ func (r *Remote) withFast(ctx context.Context, fn func(s *session) error) error 
 	err = s.run(ctx, func() error { return fn(s) })
 	r.pool.put(s)
 	return err
+}
+
+// cmd sends one command and returns its reply, a failure code as a
+// *textproto.Error classified for verb.
+func (s *session) cmd(verb, line string) (ftpconn.Reply, error) {
+	rep, err := s.c.Cmd(line)
+	return rep, classify(verb, err)
 }
 
 // Stat implements remote.Remote. It prefers MLST (RFC 3659); without it, SIZE
@@ -735,57 +543,60 @@ func (r *Remote) Stat(ctx context.Context, name string) (remote.FileInfo, error)
 	var fi remote.FileInfo
 	err := r.with(ctx, func(s *session) error {
 		var err error
-		fi, err = s.stat(name)
+		fi, err = s.stat(ctx, name)
 		return err
 	})
 	return fi, pathErr("stat", name, err)
 }
 
-func (s *session) stat(name string) (remote.FileInfo, error) {
+func (s *session) stat(ctx context.Context, name string) (remote.FileInfo, error) {
 	p := s.r.path(name)
 	fi := remote.FileInfo{Name: name}
 	if s.mlst {
-		e, err := s.sc.GetEntry(p)
-		if err == nil {
-			fi.IsDir = e.Type == ftp.EntryTypeFolder
-			if !fi.IsDir {
-				fi.Size = int64(e.Size)
-			}
-			fi.ModTime = e.Time
-			return fi, nil
-		}
-		var te *textproto.Error
-		if errors.As(err, &te) || isNetError(err) {
+		rep, err := s.c.Cmd("MLST " + p)
+		if err != nil {
 			return fi, classify("MLST", err)
 		}
-		// An MLST reply the library cannot parse: try the older ways.
+		if e, ok := mlstEntry(rep); ok {
+			fi.IsDir, fi.Size, fi.ModTime = e.IsDir, e.Size, e.ModTime
+			return fi, nil
+		}
+		// An MLST reply we cannot parse: try the older ways.
 	}
-	size, err := s.sc.FileSize(p)
-	if err == nil {
+	// SIZE and MDTM go together: a missing file fails both.
+	cmds := []string{"SIZE " + p}
+	if s.mdtm {
+		cmds = append(cmds, "MDTM "+p)
+	}
+	reps, err := s.c.Do(cmds...)
+	if err != nil {
+		return fi, classify("SIZE", err)
+	}
+	if size, err := ftpconn.ParseSize(reps[0]); err == nil {
 		fi.Size = size
-		if s.mdtm {
-			if t, err := s.sc.GetTime(p); err == nil {
+		if len(reps) > 1 {
+			if t, err := ftpconn.ParseMDTM(reps[1]); err == nil {
 				fi.ModTime = t
 			}
 		}
 		return fi, nil
 	}
-	var te *textproto.Error
-	if !errors.As(err, &te) {
-		return fi, classify("SIZE", err)
+	serr := reps[0].Err()
+	if serr == nil {
+		serr = &textproto.Error{Code: 550, Msg: reps[0].Msg}
 	}
 	// SIZE fails on directories (vsftpd: 550 Could not get file size).
-	if cerr := s.sc.ChangeDir(p); cerr == nil {
+	if _, cerr := s.c.Cmd("CWD " + p); cerr == nil {
 		fi.IsDir = true
 		return fi, nil
-	} else if !errors.As(cerr, &te) {
+	} else if s.c.Broken() {
 		return fi, classify("CWD", cerr)
 	}
-	if te.Code == 500 || te.Code == 502 || te.Code == 504 { // no SIZE at all
+	if c := reps[0].Code; c == 500 || c == 502 || c == 504 { // no SIZE at all
 		if name == "" {
-			return fi, classify("CWD", err)
+			return fi, classify("CWD", serr)
 		}
-		list, lerr := s.list(remote.Dir(name))
+		list, lerr := s.list(ctx, remote.Dir(name))
 		if lerr != nil {
 			return fi, lerr
 		}
@@ -796,9 +607,25 @@ func (s *session) stat(name string) (remote.FileInfo, error) {
 				return e, nil
 			}
 		}
-		return fi, &kindError{fs.ErrNotExist, err}
+		return fi, &kindError{fs.ErrNotExist, serr}
 	}
-	return fi, classify("SIZE", err)
+	return fi, classify("SIZE", serr)
+}
+
+// mlstEntry reads the facts of an MLST reply (RFC 3659 section 7.2): the
+// entry is the line that starts with a space.
+func mlstEntry(rep ftpconn.Reply) (remote.FileInfo, bool) {
+	if rep.Code != 250 {
+		return remote.FileInfo{}, false
+	}
+	for _, l := range strings.Split(rep.Msg, "\n") {
+		if !strings.HasPrefix(l, " ") {
+			continue
+		}
+		fi, _, err := parseMLSxLine(strings.TrimSpace(strings.TrimSuffix(l, "\r")))
+		return fi, err == nil
+	}
+	return remote.FileInfo{}, false
 }
 
 // Open implements remote.Remote.
@@ -811,31 +638,20 @@ func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 		return nil, pathErr("open", name, classify("USER", err))
 	}
 	stop := s.begin(ctx)
-	if r.pipelined() && !strings.ContainsAny(r.path(name), "\r\n") {
-		fr, err := s.retr(ctx, name)
-		if err != nil {
-			err = s.end(ctx, stop, err)
-			r.pool.put(s)
-			return nil, pathErr("open", name, err)
-		}
-		return &reader{r: r, s: s, fast: fr, stop: stop, ctx: ctx, name: name}, nil
-	}
-	s.dropNext()
-	resp, err := s.sc.Retr(r.path(name))
+	fr, err := s.retr(ctx, "RETR", "RETR "+r.path(name))
 	if err != nil {
 		err = s.end(ctx, stop, err)
 		r.pool.put(s)
-		return nil, pathErr("open", name, classify("RETR", err))
+		return nil, pathErr("open", name, err)
 	}
-	return &reader{r: r, s: s, resp: resp, stop: stop, ctx: ctx, name: name}, nil
+	return &reader{r: r, s: s, dl: fr, stop: stop, ctx: ctx, name: name}, nil
 }
 
 // reader streams a RETR; Close returns its session to the pool.
 type reader struct {
 	r    *Remote
 	s    *session
-	resp *ftp.Response // through the library, or
-	fast *fastReader   // on the fast path
+	dl   *download
 	stop func() bool
 	ctx  context.Context
 	name string
@@ -847,13 +663,7 @@ func (rd *reader) Read(p []byte) (int, error) {
 	if rd.done {
 		return 0, &fs.PathError{Op: "read", Path: rd.name, Err: fs.ErrClosed}
 	}
-	var n int
-	var err error
-	if rd.fast != nil {
-		n, err = rd.fast.Read(p)
-	} else {
-		n, err = rd.resp.Read(p)
-	}
+	n, err := rd.dl.Read(p)
 	if err == io.EOF {
 		rd.eof = true
 		return n, err
@@ -874,18 +684,18 @@ func (rd *reader) Close() error {
 		return nil
 	}
 	rd.done = true
+	f := rd.dl
 	if !rd.eof {
 		rd.s.broken = true
 		rd.s.abort()
-		if rd.fast != nil && !rd.fast.ready {
-			<-rd.fast.hs
+		if !f.ready {
+			<-f.hs
 		}
 		_ = rd.s.end(rd.ctx, rd.stop, nil)
 		rd.r.pool.put(rd.s)
 		return nil
 	}
-	var err error
-	if f := rd.fast; f != nil && f.want >= 0 && f.n == f.want {
+	if f.want >= 0 && f.n == f.want {
 		// Every byte the 150 announced has arrived and the stream
 		// ended cleanly: the caller has the file. The 226 comes a round
 		// trip or two later (vsftpd closes the data connection with
@@ -902,12 +712,7 @@ func (rd *reader) Close() error {
 		}()
 		return nil
 	}
-	if rd.fast != nil {
-		err = rd.fast.finish()
-	} else {
-		err = rd.resp.Close()
-	}
-	err = rd.s.end(rd.ctx, rd.stop, err)
+	err := rd.s.end(rd.ctx, rd.stop, f.finish())
 	rd.r.pool.put(rd.s)
 	return pathErr("open", rd.name, classify("RETR", err))
 }
@@ -938,12 +743,7 @@ func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64
 	if err := r.checkName("put", name); err != nil {
 		return err
 	}
-	err := r.withFast(ctx, func(s *session) error {
-		if r.pipelined() && !strings.ContainsAny(r.path(name), "\r\n") {
-			return s.store(ctx, name, name, src)
-		}
-		return s.libStore(ctx, name, src)
-	})
+	err := r.with(ctx, func(s *session) error { return s.store(ctx, name, name, src) })
 	return pathErr("put", name, err)
 }
 
@@ -957,7 +757,7 @@ func (r *Remote) Rename(ctx context.Context, from, to string) error {
 	if err := r.checkName("rename", to); err != nil {
 		return err
 	}
-	err := r.with(ctx, func(s *session) error { return s.rename(from, to) })
+	err := r.with(ctx, func(s *session) error { return s.rename(ctx, from, to, false) })
 	return pathErr("rename", to, err)
 }
 
@@ -968,7 +768,8 @@ func (r *Remote) Remove(ctx context.Context, name string) error {
 		return err
 	}
 	err := r.with(ctx, func(s *session) error {
-		return s.deleErr(name, classify("DELE", s.sc.Delete(r.path(name))))
+		_, err := s.cmd("DELE", "DELE "+r.path(name))
+		return s.deleErr(ctx, name, err)
 	})
 	return pathErr("remove", name, err)
 }
@@ -981,8 +782,8 @@ func (r *Remote) Mkdir(ctx context.Context, name string) error {
 		return err
 	}
 	err := r.with(ctx, func(s *session) error {
-		if err := s.sc.MakeDir(r.path(name)); err != nil {
-			return s.mkdErr(name, err)
+		if _, err := s.c.Cmd("MKD " + r.path(name)); err != nil {
+			return s.mkdErr(ctx, name, err)
 		}
 		return nil
 	})
@@ -996,19 +797,25 @@ func (r *Remote) Rmdir(ctx context.Context, name string) error {
 		return err
 	}
 	err := r.with(ctx, func(s *session) error {
-		err := s.sc.RemoveDir(r.path(name))
+		_, err := s.c.Cmd("RMD " + r.path(name))
 		if err == nil {
 			return nil
 		}
-		var te *textproto.Error
-		if errors.As(err, &te) {
-			if _, serr := s.stat(name); errors.Is(serr, fs.ErrNotExist) {
-				return &kindError{fs.ErrNotExist, err}
-			}
-		}
-		return classify("RMD", err)
+		return s.rmdErr(ctx, name, err)
 	})
 	return pathErr("rmdir", name, err)
+}
+
+// rmdErr examines a failed RMD: a directory that is not there is
+// fs.ErrNotExist, whatever the server's words.
+func (s *session) rmdErr(ctx context.Context, name string, err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		if _, serr := s.stat(ctx, name); errors.Is(serr, fs.ErrNotExist) {
+			return &kindError{fs.ErrNotExist, err}
+		}
+	}
+	return classify("RMD", err)
 }
 
 // List implements remote.Remote. It changes into the directory and lists it
@@ -1022,7 +829,7 @@ func (r *Remote) List(ctx context.Context, name string) ([]remote.FileInfo, erro
 	var out []remote.FileInfo
 	err := r.with(ctx, func(s *session) error {
 		var err error
-		out, err = s.list(name)
+		out, err = s.list(ctx, name)
 		return err
 	})
 	if err != nil {
@@ -1031,40 +838,31 @@ func (r *Remote) List(ctx context.Context, name string) ([]remote.FileInfo, erro
 	return out, nil
 }
 
-func (s *session) list(name string) ([]remote.FileInfo, error) {
-	s.dropNext()
-	if err := s.sc.ChangeDir(s.r.path(name)); err != nil {
+func (s *session) list(ctx context.Context, name string) ([]remote.FileInfo, error) {
+	if _, err := s.c.Cmd("CWD " + s.r.path(name)); err != nil {
 		return nil, classify("CWD", err)
 	}
+	verb, cmd := "LIST", "LIST -a"
 	if s.mlst {
-		// The library drops MLSD lines it cannot parse (a "modify" fact
-		// with fractions of a second, say), so the listing is read here.
-		s.capture = &bytes.Buffer{}
-		_, err := s.sc.List("")
-		raw := s.capture
-		s.capture = nil
-		if err != nil {
-			return nil, classify("MLSD", err)
-		}
-		return parseMLSD(raw.String())
+		verb, cmd = "MLSD", "MLSD"
 	}
-	entries, err := s.sc.List("-a")
+	fr, err := s.retr(ctx, verb, cmd)
 	if err != nil {
-		return nil, classify("LIST", err)
+		return nil, err
 	}
-	out := make([]remote.FileInfo, 0, len(entries))
-	for _, e := range entries {
-		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.Contains(e.Name, "/") {
-			continue // cdir and pdir entries
-		}
-		fi := remote.FileInfo{Name: e.Name, IsDir: e.Type == ftp.EntryTypeFolder, ModTime: e.Time}
-		if !fi.IsDir {
-			fi.Size = int64(e.Size)
-		}
-		out = append(out, fi)
+	raw, err := io.ReadAll(io.LimitReader(fr, 256<<20))
+	if err != nil {
+		s.broken = true
+		s.abort()
+		return nil, classify(verb, err)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	if err := fr.finish(); err != nil {
+		return nil, classify(verb, err)
+	}
+	if s.mlst {
+		return parseMLSD(string(raw))
+	}
+	return parseLIST(string(raw)), nil
 }
 
 // Close implements remote.Remote.

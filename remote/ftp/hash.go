@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/textproto"
 	"strings"
 
 	"github.com/gftp/gftp/remote"
@@ -96,38 +95,22 @@ func (s *session) hash(name string) (remote.Digest, error) {
 	if w.cmd == "" {
 		return remote.Digest{}, fmt.Errorf("the server has no HASH, XSHA256, XSHA1, XMD5 or MD5: %w", errors.ErrUnsupported)
 	}
-	if strings.ContainsAny(p, "\r\n") {
-		return remote.Digest{}, fmt.Errorf("a name with a line break cannot be sent to %s: %w", w.cmd, errors.ErrUnsupported)
-	}
-	if !s.settled() {
-		s.broken = true
-		return remote.Digest{}, &kindError{remote.ErrTemporary, errors.New("control connection out of step")}
-	}
 	if w.opts != "" {
-		if err := s.send("OPTS HASH " + w.opts); err != nil {
-			return remote.Digest{}, classify("OPTS", err)
-		}
-		code, msg, err := s.reply()
+		reps, err := s.c.Do("OPTS HASH " + w.opts)
 		if err != nil {
 			return remote.Digest{}, classify("OPTS", err)
 		}
-		if code != 200 {
+		if reps[0].Code != 200 {
 			s.hashWay = hashWay{}
-			return remote.Digest{}, fmt.Errorf("OPTS HASH %s: %d %s: %w", w.opts, code, msg, errors.ErrUnsupported)
+			return remote.Digest{}, fmt.Errorf("OPTS HASH %s: %s: %w", w.opts, reps[0], errors.ErrUnsupported)
 		}
 		s.hashWay.opts = ""
 	}
-	if err := s.send(w.cmd + " " + p); err != nil {
-		return remote.Digest{}, classify(w.cmd, err)
-	}
-	code, msg, err := s.reply()
+	rep, err := s.c.Cmd(w.cmd + " " + p)
 	if err != nil {
 		return remote.Digest{}, classify(w.cmd, err)
 	}
-	if code >= 400 {
-		return remote.Digest{}, classify(w.cmd, &textproto.Error{Code: code, Msg: msg})
-	}
-	sum, err := parseDigestReply(w.cmd, code, msg)
+	sum, err := parseDigestReply(w.cmd, rep.Code, rep.Msg)
 	if err != nil {
 		return remote.Digest{}, err
 	}

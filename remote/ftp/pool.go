@@ -62,7 +62,7 @@ func (p *pool) get(ctx context.Context) (*session, error) {
 			p.idle = p.idle[:k-1]
 			p.mu.Unlock()
 			if time.Since(s.lastUsed) > idleCheck {
-				if err := s.run(ctx, func() error { return s.sc.NoOp() }); err != nil {
+				if err := s.run(ctx, func() error { _, err := s.c.Cmd("NOOP"); return err }); err != nil {
 					if ctx.Err() != nil {
 						p.put(s)
 						return nil, ctx.Err()

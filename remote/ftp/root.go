@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"net/textproto"
 	"path"
 	"strings"
 
@@ -20,12 +19,7 @@ var (
 // (RFC 959, 4.1), so no FTP command can name a file with CR or LF in it.
 // The server would act on a name cut short, and the rest of the line
 // would be read as another command.
-func (r *Remote) RefuseName(name string) error {
-	if strings.ContainsAny(name, "\r\n") {
-		return &fs.PathError{Op: "put", Path: name, Err: &kindError{fs.ErrInvalid, errors.New("an FTP command cannot carry a file name with CR or LF")}}
-	}
-	return nil
-}
+func (r *Remote) RefuseName(name string) error { return refuseLineBreak("put", name) }
 
 // rootChain lists the directories from the top down to the root that may
 // need creating: those below the login directory for a root relative to it
@@ -52,17 +46,13 @@ func (r *Remote) rootChain() []string {
 // those that exist). The 257 replies name the directories made. A dry run
 // asks with CWD, one directory at a time, from the root up.
 func (r *Remote) MkdirRoot(ctx context.Context, dryRun bool) ([]string, error) {
-	if strings.ContainsAny(r.root, "\r\n") {
-		return nil, &fs.PathError{Op: "mkdir", Path: r.root, Err: &kindError{fs.ErrInvalid, errors.New("an FTP path cannot hold CR or LF")}}
-	}
 	var made []string
 	err := r.with(ctx, func(s *session) error {
 		if dryRun {
 			var err error
 			made, err = remote.MissingDirs(r.root, func(dir string) (bool, error) {
-				err := s.sc.ChangeDir(dir)
-				var te *textproto.Error
-				if err != nil && !errors.As(err, &te) {
+				_, err := s.c.Cmd("CWD " + dir)
+				if err != nil && s.c.Broken() {
 					return false, classify("CWD", err)
 				}
 				return err == nil, nil
@@ -70,60 +60,37 @@ func (r *Remote) MkdirRoot(ctx context.Context, dryRun bool) ([]string, error) {
 			return err
 		}
 		chain := r.rootChain()
-		codes := make([]int, len(chain))
-		msgs := make([]string, len(chain))
-		if s.settled() {
-			cmds := make([]string, len(chain))
-			for i, d := range chain {
-				cmds[i] = "MKD " + d
-			}
-			if err := s.send(cmds...); err != nil {
-				s.broken = true
-				return classify("MKD", err)
-			}
-			for i := range chain {
-				code, msg, err := s.reply()
-				if err != nil {
-					s.broken = true
-					return classify("MKD", err)
-				}
-				codes[i], msgs[i] = code, msg
-			}
-		} else {
-			for i, d := range chain {
-				err := s.sc.MakeDir(d)
-				var te *textproto.Error
-				switch {
-				case errors.As(err, &te):
-					codes[i], msgs[i] = te.Code, te.Msg
-				case err != nil:
-					return classify("MKD", err)
-				default:
-					codes[i] = 257
-				}
-			}
+		if len(chain) == 0 {
+			return nil
+		}
+		cmds := make([]string, len(chain))
+		for i, d := range chain {
+			cmds[i] = "MKD " + d
+		}
+		reps, err := s.c.Do(cmds...)
+		if err != nil {
+			s.broken = true
+			return classify("MKD", err)
 		}
 		for i, d := range chain {
-			if codes[i] < 300 {
+			if reps[i].Code < 300 {
 				made = append(made, d)
 			}
 		}
-		if n := len(chain); n == 0 || codes[n-1] < 300 {
+		if reps[len(chain)-1].Code < 300 {
 			return nil
 		}
 		// The root's MKD failed: it exists, or the first directory that
 		// is still missing says why not.
 		for i, d := range chain {
-			if codes[i] < 300 {
+			if reps[i].Code < 300 {
 				continue
 			}
-			err := s.sc.ChangeDir(d)
-			var te *textproto.Error
-			if err != nil && !errors.As(err, &te) {
-				return classify("CWD", err)
-			}
-			if err != nil {
-				return &fs.PathError{Op: "mkdir", Path: d, Err: classify("MKD", &textproto.Error{Code: codes[i], Msg: msgs[i]})}
+			if _, err := s.c.Cmd("CWD " + d); err != nil {
+				if s.c.Broken() {
+					return classify("CWD", err)
+				}
+				return &fs.PathError{Op: "mkdir", Path: d, Err: classify("MKD", reps[i].Err())}
 			}
 		}
 		return nil

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/gftp/gftp/internal/trust"
 	"github.com/gftp/gftp/remote"
@@ -35,20 +34,15 @@ func newTLSPolicy(host string, opts remote.Options) (*tlsPolicy, error) {
 	return p, nil
 }
 
-// config returns a fresh tls.Config for one control connection and its data
-// connections. It has its own session cache and ServerName, even for an IP
-// address and with --insecure: Go resumes a session only when both are set,
-// and vsftpd (require_ssl_reuse=YES) answers 522 to a data connection that
-// does not resume the control session. The cache is not shared between
-// control connections, because proftpd answers 425 to a data connection that
-// resumes another control connection's session.
+// config returns the template of a control connection's tls.Config:
+// internal/ftpconn clones it for each connection, with its own session
+// cache and ServerName.
 func (p *tlsPolicy) config() *tls.Config {
 	return &tls.Config{
-		ServerName:         p.serverName,
-		RootCAs:            p.roots, // read by the -vv handshake log's own check
-		ClientSessionCache: keepSessions{tls.NewLRUClientSessionCache(4)},
-		MinVersion:         tls.VersionTLS12,
-		KeyLogWriter:       p.keyLog,
+		ServerName:   p.serverName,
+		RootCAs:      p.roots, // read by the -vv handshake log's own check
+		MinVersion:   tls.VersionTLS12,
+		KeyLogWriter: p.keyLog,
 		// Verification is done by verify, which also knows pins; it sees
 		// resumed sessions too.
 		InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection
@@ -91,62 +85,4 @@ func (p *tlsPolicy) verify(cs tls.ConnectionState) error {
 		return verr
 	}
 	return nil
-}
-
-// keepResumable lets data connections resume the control session when the
-// server's certificate has expired and was accepted anyway (--insecure or a
-// pin). crypto/tls refuses to resume a session whose certificate has expired,
-// whatever InsecureSkipVerify says, and then vsftpd (require_ssl_reuse, its
-// default) answers 522 and proftpd 425 to every transfer. Config.Time is used
-// only for session bookkeeping here, since verify reads the real clock, so
-// this connection's TLS clock is moved back to just before the expiry.
-func keepResumable(cfg *tls.Config, cs tls.ConnectionState) (shift time.Duration) {
-	if len(cs.PeerCertificates) == 0 {
-		return 0
-	}
-	notAfter := cs.PeerCertificates[0].NotAfter
-	now := time.Now()
-	if !now.After(notAfter) {
-		return 0
-	}
-	shift = now.Sub(notAfter) + time.Hour
-	if d := cs.PeerCertificates[0].NotAfter.Sub(cs.PeerCertificates[0].NotBefore); d < 2*time.Hour {
-		shift = now.Sub(notAfter) + d/2
-	}
-	cfg.Time = func() time.Time { return time.Now().Add(-shift) }
-	return shift
-}
-
-// dataConfig is the tls.Config of a control connection's data connections:
-// the control connection's own (they resume its session), except that over
-// TLS 1.2 it is held to TLS 1.2. A ClientHello that offers TLS 1.3 carries
-// fresh key shares, ML-KEM among them, which cost more CPU than the rest of
-// a resumed TLS 1.2 handshake (a quarter of gftp's CPU for 2,000 small
-// files, profiled); a TLS 1.2 session cannot use them. Over TLS 1.3 the
-// shares stay: vsftpd's OpenSSL refuses a resumption whose key shares it
-// did not expect ("no suitable key share").
-func dataConfig(ctl *tls.Config, version uint16) *tls.Config {
-	if version != tls.VersionTLS12 {
-		return ctl
-	}
-	c := ctl.Clone()
-	c.MaxVersion = tls.VersionTLS12
-	return c
-}
-
-// keepSessions is a session cache that never forgets. crypto/tls drops the
-// cached session when a handshake that tried to resume it fails (RFC 5077
-// section 3.2); a data connection's handshake fails whenever the server
-// refuses the command it was for (a RETR of a missing file, a STOR into a
-// missing directory), because gftp starts the handshake with the command.
-// Forgetting the control connection's session then makes every later data
-// connection on it fail to resume, which vsftpd answers with 522 and a
-// dropped connection. The session stays good as long as its control
-// connection lives, and each control connection has its own cache.
-type keepSessions struct{ tls.ClientSessionCache }
-
-func (k keepSessions) Put(key string, cs *tls.ClientSessionState) {
-	if cs != nil {
-		k.ClientSessionCache.Put(key, cs)
-	}
 }

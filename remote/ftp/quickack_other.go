@@ -1,8 +1,0 @@
-//go:build !linux
-
-package ftp
-
-import "net"
-
-// quickAck is Linux's TCP_QUICKACK; elsewhere it does nothing.
-func quickAck(net.Conn) {}

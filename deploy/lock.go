@@ -196,6 +196,7 @@ type LockedError struct {
 
 	holders []LockInfo // every holder named in the lock (a rival's, for a moment, besides)
 	entries []string   // what the lock directory held, to remove when it is broken
+	version string     // the S3 lock object's version when read (remote.VersionRemover)
 }
 
 func (e *LockedError) Error() string {
@@ -410,15 +411,13 @@ func undoLock(ctx context.Context, r remote.Remote, entry string) {
 func undoObjectLock(ctx context.Context, r remote.Remote, run string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	rc, err := r.Open(ctx, LockName)
+	data, version, err := readLockObject(ctx, r)
 	if err != nil {
 		return
 	}
-	data, _ := io.ReadAll(io.LimitReader(rc, 1<<16))
-	rc.Close()
 	var info LockInfo
 	if json.Unmarshal(data, &info) == nil && info.Run == run {
-		_ = r.Remove(ctx, LockName)
+		_ = breakObjectLock(ctx, r, &LockedError{version: version})
 	}
 }
 
@@ -426,9 +425,8 @@ func undoObjectLock(ctx context.Context, r remote.Remote, run string) {
 // time tells the age when the body does not.
 func objectLockedBy(ctx context.Context, r remote.Remote) error {
 	le := &LockedError{Age: unknownAge}
-	if rc, err := r.Open(ctx, LockName); err == nil {
-		data, _ := io.ReadAll(io.LimitReader(rc, 1<<16))
-		rc.Close()
+	if data, version, err := readLockObject(ctx, r); err == nil {
+		le.version = version
 		var info LockInfo
 		if json.Unmarshal(data, &info) == nil && info.PID > 0 {
 			le.Holder = &info
@@ -552,7 +550,7 @@ func breakLock(ctx context.Context, r remote.Remote, le *LockedError) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if isObjectLock(r) {
-		return ignoreMissing(r.Remove(ctx, LockName))
+		return breakObjectLock(ctx, r, le)
 	}
 	for _, e := range le.entries {
 		name := path.Join(LockName, e)
@@ -569,6 +567,38 @@ func breakLock(ctx context.Context, r remote.Remote, le *LockedError) error {
 		return err
 	}
 	return nil
+}
+
+// readLockObject reads an S3 lock, with its version where the transport
+// tells versions apart.
+func readLockObject(ctx context.Context, r remote.Remote) ([]byte, string, error) {
+	if v, ok := remote.As[remote.VersionRemover](r); ok {
+		return v.ReadVersion(ctx, LockName, 1<<16)
+	}
+	rc, err := r.Open(ctx, LockName)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, 1<<16))
+	return data, "", err
+}
+
+// breakObjectLock deletes the S3 lock le read, and only that one: two runs
+// that break the same dead lock at once would otherwise both hold it, when
+// the slower one's delete removes the lock the faster one took meanwhile.
+// The conditional delete then fails, and the retry reports the new holder.
+func breakObjectLock(ctx context.Context, r remote.Remote, le *LockedError) error {
+	if v, ok := remote.As[remote.VersionRemover](r); ok && le.version != "" {
+		err := v.RemoveVersion(ctx, LockName, le.version)
+		if errors.Is(err, remote.ErrChanged) {
+			return nil // taken anew; the retry says by whom
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return ignoreMissing(err)
+		}
+	}
+	return ignoreMissing(r.Remove(ctx, LockName))
 }
 
 func ignoreMissing(err error) error {

@@ -419,6 +419,43 @@ func TestS3Semantics(t *testing.T) {
 		}
 	})
 
+	t.Run("RemoveVersion", func(t *testing.T) {
+		v, ok := remote.As[remote.VersionRemover](r)
+		if !ok {
+			t.Fatal("no VersionRemover")
+		}
+		if err := r.Put(ctx, "ver", strings.NewReader("old"), 3); err != nil {
+			t.Fatal(err)
+		}
+		data, old, err := v.ReadVersion(ctx, "ver", 1<<10)
+		if err != nil || string(data) != "old" || old == "" {
+			t.Fatalf("ReadVersion: %q, %q, %v", data, old, err)
+		}
+		if err := r.Put(ctx, "ver", strings.NewReader("new"), 3); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.RemoveVersion(ctx, "ver", old); !errors.Is(err, remote.ErrChanged) {
+			t.Errorf("removing a version since replaced: %v, want remote.ErrChanged", err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(srv.Root, "sem", "ver")); string(got) != "new" {
+			t.Fatalf("the conditional delete of an old version left %q, want %q", got, "new")
+		}
+		_, cur, err := v.ReadVersion(ctx, "ver", 1<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.RemoveVersion(ctx, "ver", cur); err != nil {
+			t.Fatalf("removing the current version: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(srv.Root, "sem", "ver")); !os.IsNotExist(err) {
+			t.Errorf("the current version was not removed: %v", err)
+		}
+		// AWS answers 404; versitygw deletes nothing and answers 204.
+		if err := v.RemoveVersion(ctx, "ver", cur); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("removing a gone file: %v, want nil or fs.ErrNotExist", err)
+		}
+	})
+
 	t.Run("EnvCredentials", func(t *testing.T) {
 		for _, kv := range srv.Env {
 			k, v, _ := strings.Cut(kv, "=")

@@ -362,3 +362,60 @@ func gftpNoDAC(t *testing.T, srv *servers.Server, dir string, args ...string) re
 	}
 	return gftpVia(t, []string{"setpriv", "--bounding-set=-dac_override,-dac_read_search"}, srv, dir, args...)
 }
+
+// TestSyncResume: a sync that fails part-way (a directory on the server
+// it may not write to) leaves the old manifest and a journal; the next
+// sync sends only what did not arrive, and removes the journal.
+func TestSyncResume(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root, to drop the capability that lets root write anywhere")
+	}
+	dir := t.TempDir()
+	srv := &servers.Server{Name: "local", URL: dir, Root: dir}
+	work := t.TempDir()
+	site := filepath.Join(work, "public")
+	files := map[string]string{"zz/blocked.html": "blocked"}
+	for i := 0; i < 20; i++ {
+		files[fmt.Sprintf("a/f%02d.html", i)] = strings.Repeat("a", i+1)
+	}
+	for name, content := range files {
+		p := filepath.Join(site, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	blocked := filepath.Join(dir, "www", "zz")
+	if err := os.MkdirAll(blocked, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(blocked, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	r := gftpNoDAC(t, srv, work, "sync", "--json", site, under(srv, "www"))
+	res := lastJSON(t, r.stdout)
+	if r.code != 4 || res.Uploaded != 20 {
+		t.Fatalf("sync into a read-only directory: exit %d, %d uploaded; want 4 and 20\n%s", r.code, res.Uploaded, r.stderr)
+	}
+	got := gittest.Files(t, filepath.Join(dir, "www"))
+	if _, ok := got[".gftp-manifest"]; ok {
+		t.Errorf("a failed sync wrote the manifest")
+	}
+	if _, ok := got[".gftp.journal"]; !ok {
+		t.Errorf("a failed sync left no journal")
+	}
+	if err := os.Chmod(blocked, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r = gftp(t, srv, work, "sync", "--json", site, under(srv, "www"))
+	res = lastJSON(t, r.stdout)
+	if r.code != 0 || res.Uploaded != 1 || !strings.Contains(r.stdout, `"resumed":20`) {
+		t.Errorf("resumed sync: exit %d, %d uploaded (want 1), %s\n%s", r.code, res.Uploaded, r.stdout, r.stderr)
+	}
+	got, man := onServer(t, filepath.Join(dir, "www"))
+	if len(got) != len(files) || !strings.Contains(man, " zz/blocked.html\n") {
+		t.Errorf("after the resumed sync: %v\n%s", keys(got), man)
+	}
+}

@@ -69,13 +69,14 @@ func check(op, name string) error {
 type checked struct{ Remote }
 
 var (
-	_ AtomicPutter  = (*checked)(nil)
-	_ PutIfAbsenter = (*checked)(nil)
-	_ BatchRemover  = (*checked)(nil)
-	_ DirRemover    = (*checked)(nil)
-	_ Hasher        = (*checked)(nil)
-	_ RootMaker     = (*checked)(nil)
-	_ NameRefuser   = (*checked)(nil)
+	_ AtomicPutter   = (*checked)(nil)
+	_ PutIfAbsenter  = (*checked)(nil)
+	_ VersionRemover = (*checked)(nil)
+	_ BatchRemover   = (*checked)(nil)
+	_ DirRemover     = (*checked)(nil)
+	_ Hasher         = (*checked)(nil)
+	_ RootMaker      = (*checked)(nil)
+	_ NameRefuser    = (*checked)(nil)
 )
 
 // Unwrap implements Wrapper.
@@ -163,6 +164,22 @@ func (c *checked) PutIfAbsent(ctx context.Context, name string, r io.Reader) err
 	}
 	p, _ := As[PutIfAbsenter](c.Remote)
 	return p.PutIfAbsent(ctx, name, r)
+}
+
+func (c *checked) ReadVersion(ctx context.Context, name string, max int64) ([]byte, string, error) {
+	if err := check("open", name); err != nil {
+		return nil, "", err
+	}
+	v, _ := As[VersionRemover](c.Remote)
+	return v.ReadVersion(ctx, name, max)
+}
+
+func (c *checked) RemoveVersion(ctx context.Context, name, version string) error {
+	if err := check("remove", name); err != nil {
+		return err
+	}
+	v, _ := As[VersionRemover](c.Remote)
+	return v.RemoveVersion(ctx, name, version)
 }
 
 func (c *checked) RemoveAll(ctx context.Context, names []string) error {

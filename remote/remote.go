@@ -105,6 +105,9 @@ var (
 	ErrAuth        = errors.New("authentication failed")
 	ErrStorageFull = errors.New("storage full")
 	ErrTemporary   = errors.New("temporary failure")
+	// ErrChanged: a conditional operation found the file changed since
+	// it was read (VersionRemover).
+	ErrChanged = errors.New("changed since it was read")
 )
 
 // TempPrefix starts the name of every temporary file gftp writes, so that a
@@ -490,6 +493,22 @@ func NameCheck(r Remote) func(name string) error {
 // exists, atomically. Locks use it where directories do not exist.
 type PutIfAbsenter interface {
 	PutIfAbsent(ctx context.Context, name string, r io.Reader) error
+}
+
+// VersionRemover is implemented by transports that tell one version of a
+// file from the next and can delete a file only while it is the version
+// that was read (S3: the ETag, and DeleteObject with If-Match). Breaking a
+// dead lock then removes that lock and never the new one a rival took
+// meanwhile, which a plain Remove would delete.
+type VersionRemover interface {
+	// ReadVersion returns the content of name, at most max bytes of it,
+	// and the version it is.
+	ReadVersion(ctx context.Context, name string, max int64) ([]byte, string, error)
+	// RemoveVersion removes name only while it is still version. It fails
+	// with ErrChanged when name has changed since, and with
+	// errors.ErrUnsupported when the server cannot delete conditionally.
+	// A name already gone gives fs.ErrNotExist or nil: servers differ.
+	RemoveVersion(ctx context.Context, name, version string) error
 }
 
 // BatchRemover is implemented by transports that delete many files in one

@@ -12,6 +12,8 @@
 #   INPUT_USER           the login (or in the URL); required for FTP URLs
 #   GFTP_PASSWORD        the password; required for FTP URLs
 #   INPUT_COMMAND        push (default), init, catchup, check, ...
+#   INPUT_DIR            when set, runs "gftp sync INPUT_DIR" instead (command
+#                        must be left at push, its default, or be sync)
 #   INPUT_AUTO_INIT      "true" (default) adds --auto-init to push
 #   INPUT_ARGS           more arguments, split like a shell does (quotes
 #                        group, nothing is expanded or run)
@@ -49,6 +51,16 @@ ftp://* | ftps://* | ftpes://*)
 	;;
 esac
 command=${INPUT_COMMAND:-push}
+dir=${INPUT_DIR:-}
+if [ -n "$dir" ]; then
+	case "$command" in
+	push | sync) command=sync ;;
+	*) fail "the input \"dir\" runs gftp sync; it does not go with command \"$command\"" ;;
+	esac
+	[ -d "$dir" ] || fail "the input \"dir\" is not a directory: $dir (did the build step run?)"
+elif [ "$command" = sync ]; then
+	fail 'the command "sync" needs the input "dir" (the directory to deploy)'
+fi
 
 args=("$command" --json)
 if [ "$command" = push ] && [ "${INPUT_AUTO_INIT:-true}" = true ]; then
@@ -64,6 +76,9 @@ if [ -n "${INPUT_ARGS:-}" ]; then
 		[ -n "$a" ] && args+=("$a")
 	done <"$split"
 fi
+
+# sync's directory comes last, after any options in args.
+[ -n "$dir" ] && args+=("$dir")
 
 # The URL and user go by environment, so that a flag in args still wins.
 export GFTP_URL="$url"

@@ -32,11 +32,14 @@ func (a *app) syncCommand() *cli.Command {
 	}
 }
 
+// workDir is where --password-command and the like run: the repository
+// for push, the working directory for sync.
 func (t *target) workDir() string {
 	if t.repo != nil {
 		return t.repo.Dir
 	}
-	return t.local
+	wd, _ := os.Getwd()
+	return wd
 }
 
 // syncTarget reads DIR and the target's URL. Settings come from flags and
@@ -144,6 +147,9 @@ func (a *app) syncCmd(ctx context.Context, cmd *cli.Command) error {
 	if cmd.Bool("delete-extra") {
 		opts.Extra = deploy.Extra(scan, opts.Old, server)
 	}
+	if cmd.Bool("checksum") && opts.Old == nil {
+		a.warn("--checksum compares against the manifest, which --rebuild-manifest does not read; it is not used")
+	}
 	if cmd.Bool("checksum") && opts.Old != nil {
 		drift, checked, skipped, err := deploy.ContentDrift(ctx, r, scan, opts.Old, remote.InFlight(r, int(cmd.Int("jobs"))))
 		switch {
@@ -166,6 +172,7 @@ func (a *app) syncCmd(ctx context.Context, cmd *cli.Command) error {
 	a.out.rep.plan(plan, dry)
 	if len(plan.Uploads)+len(plan.Deletes) == 0 && opts.Old != nil && opts.Old.Trusted() && plan.Manifest.Equal(opts.Old) {
 		a.out.rep.setUpToDate()
+		a.tidyUpToDate(ctx, r)
 		fmt.Fprintf(a.stdout, "Everything up to date: %s matches %s (%d file%s).\n", t.local, t.display, len(scan.Files), plural(len(scan.Files)))
 		return nil
 	}

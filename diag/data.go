@@ -262,9 +262,6 @@ func (r *runner) transfer(c *Check, o opener, command string, data []byte) *data
 	if ch == nil {
 		return res
 	}
-	r.mu.Lock()
-	r.dataTLS = nil
-	r.mu.Unlock()
 	rs, err := r.ctl.Do(command)
 	if err != nil {
 		ch.Close()
@@ -285,7 +282,7 @@ func (r *runner) transfer(c *Check, o opener, command string, data []byte) *data
 		if d != nil {
 			d.Abort()
 		}
-		if strings.HasPrefix(err.Error(), "active mode: ") {
+		if errors.Is(err, ftpconn.ErrNoConnectBack) {
 			res.noBack = true
 			c.set(Fail, "the server did not connect back in %s", r.o.Timeout)
 			activeAdvice(c, r.raw.LocalAddr().(*net.TCPAddr).IP.String())
@@ -304,13 +301,10 @@ func (r *runner) transfer(c *Check, o opener, command string, data []byte) *data
 		return res
 	}
 	if r.prot {
-		r.mu.Lock()
-		cs := r.dataTLS
-		r.mu.Unlock()
-		if cs != nil {
+		if cs, ok := d.ConnectionState(); ok {
 			res.resumed = cs.DidResume
 			res.tls = &TLSInfo{Version: tlstrace.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite), Resumed: cs.DidResume}
-			_, line := tlstrace.Resumption(*cs)
+			_, line := tlstrace.Resumption(cs)
 			r.log(line)
 			c.TLS = res.tls
 		}

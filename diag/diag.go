@@ -184,8 +184,7 @@ type runner struct {
 	trusted   bool   // the certificate passed the policy (or there is no TLS)
 	accepted  string // why a certificate that did not verify was used
 	ctlTLS    *tls.ConnectionState
-	dataTLS   *tls.ConnectionState // the last data connection's handshake
-	announced net.IP               // the address in the last passive reply
+	announced net.IP // the address in the last passive reply
 	// next, while ftpconn.Dial runs, begins the check a dialogue line
 	// belongs to (the greeting, then TLS, or the other way round).
 	next func(line string)
@@ -715,12 +714,14 @@ func (r *runner) login() bool {
 		prot = r.begin("prot", "Protected data connections (PBSZ/PROT)")
 	}
 	var te *textproto.Error
+	var step *ftpconn.StepError
+	isStep := errors.As(err, &step)
 	switch {
 	case err == nil:
 		c.set(OK, "logged in as %s", r.o.User)
-	case strings.HasPrefix(err.Error(), "TYPE I: "):
+	case isStep && step.Cmd == "TYPE I":
 		c.set(Warn, "logged in, but TYPE I (binary) was refused: %s", errReply(err))
-	case strings.HasPrefix(err.Error(), "PROT P: ") && prot != nil:
+	case isStep && step.Cmd == "PROT P" && prot != nil:
 		c.set(OK, "logged in as %s", r.o.User)
 		prot.set(Fail, "the server refused to protect data connections: %s", errReply(err))
 		prot.advise("without PROT P the files would travel unencrypted; enable TLS for data connections on the server")

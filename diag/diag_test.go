@@ -3,7 +3,13 @@ package diag
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -119,7 +125,7 @@ func scriptedActive(t *testing.T, active string) int {
 }
 
 func serve(c net.Conn, active string) {
-	defer c.Close()
+	defer func() { c.Close() }()
 	r := bufio.NewReader(c)
 	say := func(s string) { fmt.Fprint(c, s+"\r\n") }
 	say("220 scripted")
@@ -146,6 +152,18 @@ func serve(c net.Conn, active string) {
 			} else {
 				say("530 Login incorrect.")
 			}
+		case "AUTH":
+			if active != "prot-refused" {
+				say("500 Unknown command.")
+				continue
+			}
+			say("234 Proceed with negotiation.")
+			c = tls.Server(c, &tls.Config{Certificates: []tls.Certificate{selfSigned()}})
+			r = bufio.NewReader(c)
+		case "PBSZ":
+			say("200 PBSZ set to 0.")
+		case "PROT":
+			say("534 Request denied for policy reasons.")
 		case "TYPE":
 			if active == "ascii-only" {
 				say("504 Command not implemented for that parameter.")
@@ -306,5 +324,40 @@ func TestRunTLSRequired(t *testing.T) {
 	}
 	if rep.Check("prot") != nil || rep.Check("pasv") != nil {
 		t.Errorf("checks after a refused login:\n%+v", rep.Checks)
+	}
+}
+
+// selfSigned is a throwaway certificate for the scripted server's TLS.
+func selfSigned() tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestRunProtRefused: a server that logs in over TLS but refuses PROT P
+// fails the prot check (data would travel in clear), with the login OK
+// and no data checks after it.
+func TestRunProtRefused(t *testing.T) {
+	port := scriptedActive(t, "prot-refused")
+	tg := Target{Scheme: "ftpes", Host: "127.0.0.1", Port: port}
+	rep := Run(context.Background(), tg, Options{User: "deploy", Password: "right", Insecure: true, Timeout: 5 * time.Second})
+	if c := rep.Check("login"); c == nil || c.Status != OK {
+		t.Fatalf("login: %+v", c)
+	}
+	c := rep.Check("prot")
+	if c == nil || c.Status != Fail || c.Summary != "the server refused to protect data connections: 534 Request denied for policy reasons." ||
+		!strings.Contains(strings.Join(c.Advice, "\n"), "without PROT P the files would travel unencrypted") {
+		t.Fatalf("prot: %+v", c)
+	}
+	if rep.Check("pasv") != nil || !rep.Failed() {
+		t.Errorf("after a refused PROT P: failed %v, checks %+v", rep.Failed(), rep.Checks)
 	}
 }

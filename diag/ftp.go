@@ -106,7 +106,8 @@ func (e *dialError) Unwrap() error { return e.err }
 // is the control connection's: with decide, the policy judges the
 // certificate there, without refusing it, so that the certificate check can
 // show any certificate, and no password goes out unless it passed. Later
-// handshakes are the data connections', whose state transfer reads.
+// handshakes are the data connections' (transfer reads their state from
+// ftpconn.Data).
 func (r *runner) tlsConfig(decide bool) *tls.Config {
 	cfg := r.policy.config()
 	first := true
@@ -122,9 +123,7 @@ func (r *runner) tlsConfig(decide bool) *tls.Config {
 				}
 				r.ctlTLS = &cs
 			}
-			return nil
 		}
-		r.dataTLS = &cs
 		return nil
 	}
 	return cfg

@@ -398,6 +398,11 @@ func (ch *Channel) Open(ctx context.Context) (*Data, error) {
 	return d, nil
 }
 
+// ErrNoConnectBack is an active-mode data connection that the server never
+// made: it accepted PORT or EPRT and the command, but did not connect in
+// time (a firewall or NAT in front of the client, usually).
+var ErrNoConnectBack = errors.New("active mode: the server did not connect")
+
 // accept takes the server's connection, from the server's address only.
 func (ch *Channel) accept(deadline time.Time) (net.Conn, error) {
 	if tl, ok := ch.l.(*net.TCPListener); ok && !deadline.IsZero() {
@@ -407,7 +412,7 @@ func (ch *Channel) accept(deadline time.Time) (net.Conn, error) {
 		nc, err := ch.l.Accept()
 		if err != nil {
 			ch.l.Close()
-			return nil, fmt.Errorf("active mode: the server did not connect: %w", err)
+			return nil, fmt.Errorf("%w: %w", ErrNoConnectBack, err)
 		}
 		if ra, ok := nc.RemoteAddr().(*net.TCPAddr); ok && ch.server != nil && !ra.IP.Equal(ch.server) {
 			nc.Close() // someone else: FTP bounce protection
@@ -520,6 +525,15 @@ func (d *Data) Handshake() error {
 		"version", tls.VersionName(cs.Version), "cipher", tls.CipherSuiteName(cs.CipherSuite),
 		"group", cs.CurveID.String(), "hello_retry", d.HelloRetried())
 	return nil
+}
+
+// ConnectionState returns the state of the data connection's TLS after its
+// handshake; false for a clear data connection or before the handshake.
+func (d *Data) ConnectionState() (tls.ConnectionState, bool) {
+	if d.tls == nil || !d.handshaken || d.err != nil {
+		return tls.ConnectionState{}, false
+	}
+	return d.tls.ConnectionState(), true
 }
 
 // HelloRetried reports whether the TLS handshake sent a second ClientHello:

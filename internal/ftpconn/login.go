@@ -65,16 +65,30 @@ func (c *Conn) Login(user, pass string, extra ...string) (Session, error) {
 	}
 	s.Features = Features(rs[2])
 	if r := rs[3]; r.Code != 200 {
-		return s, fmt.Errorf("TYPE I: %w", errCode(r))
+		return s, &StepError{Cmd: "TYPE I", Reply: r}
 	}
 	if c.tls != nil {
 		if r := rs[6]; r.Code != 200 {
-			return s, fmt.Errorf("PROT P: %w", errCode(r))
+			return s, &StepError{Cmd: "PROT P", Reply: r}
 		}
 	}
 	s.Extra = rs[n:]
 	return s, nil
 }
+
+// StepError is a step of a login that the server refused after accepting
+// the password: TYPE I, or PROT P over TLS. The session is logged in, so a
+// caller can tell "logged in, but" apart from a refused login.
+type StepError struct {
+	Cmd   string // the command refused: "TYPE I" or "PROT P"
+	Reply Reply  // the server's answer
+}
+
+func (e *StepError) Error() string { return e.Cmd + ": " + errCode(e.Reply).Error() }
+
+// Unwrap returns the reply as errCode does: a *textproto.Error for a
+// refusal (4xx, 5xx).
+func (e *StepError) Unwrap() error { return errCode(e.Reply) }
 
 // errCode returns r as a *textproto.Error, also for a code that is not an
 // error but was not the one expected.

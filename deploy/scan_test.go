@@ -167,10 +167,10 @@ func TestSyncPlan(t *testing.T) {
 		t.Errorf("new manifest: %v", names)
 	}
 
-	// A manifest that is not trusted: nothing it lists is deleted, and
-	// it all stays listed.
 	// A manifest with a refused entry (a path out of the target) is not
-	// trusted: nothing it lists is deleted, and it all stays listed.
+	// trusted: nothing is deleted (not even --delete-extra's), every local
+	// file is sent, and the new manifest forgets what the forged one
+	// listed, so that no later sync deletes a file on its word.
 	var body bytes.Buffer
 	for _, line := range strings.SplitAfter(strings.TrimSuffix(string(old.Bytes()), "\n"), "\n") {
 		if strings.HasPrefix(line, "gftp-manifest") || strings.HasPrefix(line, "end ") {
@@ -186,9 +186,13 @@ func TestSyncPlan(t *testing.T) {
 	if err != nil || len(warns) != 1 || untrusted.Trusted() {
 		t.Fatalf("forged manifest: %v, %v, trusted %v", err, warns, untrusted.Trusted())
 	}
-	p, _ = NewSyncPlan(s, SyncPlanOptions{Old: untrusted})
-	if len(p.Deletes) != 0 || p.Manifest.Len() != 6 {
-		t.Errorf("untrusted: %d deletes, %d entries", len(p.Deletes), p.Manifest.Len())
+	p, _ = NewSyncPlan(s, SyncPlanOptions{Old: untrusted, Extra: []string{"stray.txt"}})
+	names = nil
+	for _, e := range p.Manifest.Entries() {
+		names = append(names, e.Path)
+	}
+	if len(p.Deletes) != 0 || len(p.Uploads) != 3 || !reflect.DeepEqual(names, []string{"assets/app.123.js", "assets/keep.css", "index.html"}) {
+		t.Errorf("untrusted: %d deletes, %d uploads, new manifest %q", len(p.Deletes), len(p.Uploads), names)
 	}
 	p, _ = NewSyncPlan(s, SyncPlanOptions{Old: manifest.New()})
 	if len(p.Deletes) != 0 {

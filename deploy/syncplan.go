@@ -10,8 +10,10 @@ import (
 type SyncPlanOptions struct {
 	// Old is the manifest read from the server: what gftp uploaded there
 	// before. nil when it is rebuilt (Sizes); empty on a first sync. When
-	// it is not trusted (it had refused entries), nothing it lists is
-	// deleted: those files stay listed, so that a later sync deletes them.
+	// it is not trusted (it had refused entries), nothing is deleted, every
+	// local file is sent, and the new manifest lists only the local files:
+	// an entry of a forged manifest never makes a later sync delete the
+	// file it names.
 	Old *manifest.Manifest
 	// Sizes, when rebuilding the manifest (Old is nil), are the sizes of
 	// the files on the server: a local file of the same size there is
@@ -36,6 +38,10 @@ type SyncPlanOptions struct {
 // Extra one. The plan writes no marker.
 func NewSyncPlan(scan *Scan, opts SyncPlanOptions) (*Plan, error) {
 	p := &Plan{Commits: -1}
+	untrusted := opts.Old != nil && !opts.Old.Trusted()
+	if untrusted {
+		opts.Old, opts.Extra, opts.Drift = nil, nil, nil
+	}
 	local := make(map[string]bool, len(scan.Files))
 	keep := make([]manifest.Entry, 0, len(scan.Files)) // the new manifest
 	for _, f := range scan.Files {
@@ -62,6 +68,8 @@ func NewSyncPlan(scan *Scan, opts SyncPlanOptions) (*Plan, error) {
 			case size != f.Size:
 				reason = "another size on the server"
 			}
+		case untrusted:
+			reason = "manifest not trusted"
 		default:
 			reason = "new"
 		}
@@ -78,7 +86,7 @@ func NewSyncPlan(scan *Scan, opts SyncPlanOptions) (*Plan, error) {
 		if local[k.Path] {
 			continue
 		}
-		if excluded(k.Path) || !opts.Old.Trusted() {
+		if excluded(k.Path) {
 			keep = append(keep, k)
 			continue
 		}

@@ -221,6 +221,13 @@ func TestSyncSuite(t *testing.T) {
 			if data, err := os.ReadFile(filepath.Join(srv.Root, "site", "outside.txt")); err != nil || string(data) != "outside" {
 				t.Errorf("a file outside the target was touched: %q, %v", data, err)
 			}
+			// The forged entries are forgotten: the next sync, with a
+			// manifest gftp wrote, does not delete victim.html either.
+			r = doSync()
+			got, man = onServer(t, root)
+			if r.code != 0 || got["victim.html"] != "keep me" || strings.Contains(man, "victim.html") {
+				t.Errorf("the sync after a malicious manifest: exit %d, victim.html %q, manifest:\n%s\n%s", r.code, got["victim.html"], man, r.stderr)
+			}
 
 			// A truncated manifest: exit 5, nothing changed, a hint to
 			// rebuild; --rebuild-manifest then sends only what differs.

@@ -140,7 +140,7 @@ func (a *app) syncCmd(ctx context.Context, cmd *cli.Command) error {
 			a.warn("%s", w)
 		}
 		if !old.Trusted() {
-			a.warn("the manifest %s on the server has entries gftp refuses: nothing is deleted on its account in this sync; %s", manifest.Name, manifest.RebuildHint)
+			a.warn("the manifest %s on the server has entries gftp refuses: this sync deletes nothing, sends every file and writes a new manifest of the local files", manifest.Name)
 		}
 		opts.Old = old
 	}

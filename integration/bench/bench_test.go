@@ -211,8 +211,11 @@ var lftpTool = tool{name: "lftp --parallel=8", cmd: func(f *fixture, srv *server
 type measurement struct {
 	d   time.Duration
 	cpu time.Duration // user + system time of the tool's process and the children it reaped
-	err error
-	log string // gftp's statistics line
+	// srvCPU is the server's CPU time during the run (its main process
+	// and the session processes it reaped), 0 when unknown.
+	srvCPU time.Duration
+	err    error
+	log    string // gftp's statistics line
 }
 
 // serverInternal reports whether name (relative to a server's Root) is the
@@ -329,6 +332,7 @@ func runOne(t *testing.T, f *fixture, srv *servers.Server, tl tool, ns string, p
 	c.Stdout, c.Stderr = &out, &out
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	srv0, srvOK := procCPU(srv.PID)
 	start := time.Now()
 	if err := c.Start(); err != nil {
 		return measurement{err: err}
@@ -340,6 +344,14 @@ func runOne(t *testing.T, f *fixture, srv *servers.Server, tl tool, ns string, p
 	m := measurement{d: d}
 	if ps := c.ProcessState; ps != nil {
 		m.cpu = ps.UserTime() + ps.SystemTime()
+	}
+	if srvOK {
+		// The server's session processes end, and are reaped, just
+		// after the client has gone.
+		time.Sleep(200 * time.Millisecond)
+		if srv1, ok := procCPU(srv.PID); ok {
+			m.srvCPU = srv1 - srv0
+		}
 	}
 	if err != nil {
 		m.err = fmt.Errorf("%s: %v\n%s", tl.name, err, tailString(out.String(), 1500))
@@ -404,7 +416,7 @@ func targets() []target {
 		ftpes("ftpes12", "FTPES, vsftpd, TLS 1.2", servers.VsftpdFTPES12, []tool{gftpTool(8), lftpTool, gitFTPTool}),
 		ftpes("ftpes13", "FTPES, vsftpd, TLS 1.3 (its default)", servers.VsftpdFTPES13, []tool{gftpTool(8), lftpTool}),
 		{id: "sftp", name: "SFTP, OpenSSH", tools: []tool{gftpTool(8), rcloneSFTPTool, lftpSFTPTool},
-			slots: 64, slotWord: "file in flight", floor: 3,
+			slots: 64, slotWord: "in-flight slot", floor: 3,
 			floorWhy: "OPEN (1); WRITE and CLOSE sent together (1); RENAME (1), many files sharing each round trip",
 			start: func(t *testing.T, w *WAN) *servers.Server {
 				if w == nil {
@@ -413,7 +425,7 @@ func targets() []target {
 				return servers.StartSSHD(t, servers.WithSSHNetns(w.ServerNS, w.ServerIP))
 			}},
 		{id: "s3", name: "S3, versitygw", tools: []tool{gftpTool(8), rcloneS3Tool, awsS3Tool},
-			slots: 64, slotWord: "request in flight", floor: 1,
+			slots: 64, slotWord: "in-flight slot", floor: 1,
 			floorWhy: "one PUT per file on a kept-alive connection",
 			start: func(t *testing.T, w *WAN) *servers.Server {
 				if w == nil {
@@ -448,6 +460,9 @@ func needTool(t *testing.T, tl tool) {
 // gftp through the simulated WAN at a short delay to every target.
 func TestBenchSmoke(t *testing.T) {
 	f := makeFixture(t, smokeShape)
+	if c, ok := procCPU(os.Getpid()); !ok || c <= 0 {
+		t.Errorf("procCPU of this process: %v, %v", c, ok)
+	}
 	for _, tg := range targets() {
 		srv := tg.start(t, nil)
 		for _, tl := range tg.tools {
@@ -522,6 +537,8 @@ func startWANServer(t *testing.T, w *WAN, kind servers.Kind) *servers.Server {
 // TestBenchmark is `make bench`: every target with every tool, at loopback
 // and across the simulated WAN, GFTP_BENCH_RUNS times each (default 3),
 // interleaved, then BENCHMARKS.md. It runs only with GFTP_BENCH=1.
+// GFTP_BENCH_REPLAY=LOG writes BENCHMARKS.md from an earlier run's -v
+// output instead (replay_test.go).
 // GFTP_BENCH_TARGETS (ftpes12,ftpes13,sftp,s3) and GFTP_BENCH_NET
 // (loopback or wan) narrow it, for trying a change; BENCHMARKS.md then
 // holds only what ran.
@@ -536,6 +553,16 @@ func TestBenchmark(t *testing.T) {
 	out := os.Getenv("GFTP_BENCH_OUT")
 	if out == "" {
 		out = "../../BENCHMARKS.md"
+	}
+	if log := os.Getenv("GFTP_BENCH_REPLAY"); log != "" {
+		var b bytes.Buffer
+		writeReport(&b, replay(t, log, os.Getenv("GFTP_BENCH_LOAD")))
+		keepSections(&b, out)
+		if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s from %s:\n%s", out, log, b.String())
+		return
 	}
 	tgs := targets()
 	if v := os.Getenv("GFTP_BENCH_TARGETS"); v != "" {
@@ -571,7 +598,7 @@ func TestBenchmark(t *testing.T) {
 		k := key{tg.id, op, network, tl.name}
 		rep.results[k] = append(rep.results[k], m)
 		loads = append(loads, loadAvg())
-		status := fmt.Sprintf("%v cpu %v", m.d.Round(time.Millisecond), m.cpu.Round(time.Millisecond))
+		status := fmt.Sprintf("%v cpu %v server %v", m.d.Round(time.Millisecond), m.cpu.Round(time.Millisecond), m.srvCPU.Round(time.Millisecond))
 		if m.err != nil {
 			status = "FAILED: " + m.err.Error()
 		}
@@ -634,6 +661,7 @@ func TestBenchmark(t *testing.T) {
 	rep.elapsed = time.Since(rep.started)
 	var b bytes.Buffer
 	writeReport(&b, rep)
+	keepSections(&b, out)
 	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -651,6 +679,55 @@ func benchNetworks() []string {
 		return networks[1:]
 	}
 	return networks
+}
+
+// procCPU is the CPU time of process pid and of the children it has
+// reaped (utime, stime, cutime and cstime of /proc/PID/stat).
+func procCPU(pid int) (time.Duration, bool) {
+	if pid <= 0 {
+		return 0, false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces: fields start
+	// after its closing one.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is the state (field 3); utime..cstime are fields 14-17.
+	if len(f) < 15 {
+		return 0, false
+	}
+	var ticks int64
+	for _, s := range f[11:15] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		ticks += n
+	}
+	const clkTck = 100 // sysconf(_SC_CLK_TCK) on Linux
+	return time.Duration(ticks) * time.Second / clkTck, true
+}
+
+// keepMarker starts the part of BENCHMARKS.md that make bench keeps:
+// sections measured another way (by hand, by a Go benchmark) go below it.
+const keepMarker = "<!-- Kept by make bench: sections below are measured another way. -->"
+
+// keepSections appends to b what the file out holds from keepMarker on.
+func keepSections(b *bytes.Buffer, out string) {
+	old, err := os.ReadFile(out)
+	if err != nil {
+		return
+	}
+	if i := bytes.Index(old, []byte(keepMarker)); i >= 0 {
+		b.WriteString("\n")
+		b.Write(old[i:])
+	}
 }
 
 // loadAvg is the 1-minute load average (0 where /proc has none).
@@ -688,10 +765,21 @@ func killNS(ns string) {
 func versions() []string {
 	var v []string
 	for _, c := range [][]string{{"git-ftp", "--version"}, {"lftp", "--version"}, {"rclone", "version"}, {"aws", "--version"},
-		{"ssh", "-V"}, {"versitygw", "--version"}, {"git", "--version"}, {"uname", "-sr"}} {
+		{"ssh", "-V"}, {"git", "--version"}, {"uname", "-sr"}} {
 		out, err := exec.Command(c[0], c[1:]...).CombinedOutput()
 		if err == nil {
 			v = append(v, strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0])
+		}
+	}
+	// versitygw built by go install calls itself "git": ask its build
+	// information.
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		if out, err := exec.Command("go", "version", "-m", p).Output(); err == nil {
+			for _, l := range strings.Split(string(out), "\n") {
+				if f := strings.Fields(l); len(f) >= 3 && f[0] == "mod" && f[1] == "github.com/versity/versitygw" {
+					v = append(v, "versitygw "+f[2])
+				}
+			}
 		}
 	}
 	v = append(v, fmt.Sprintf("%d CPUs, %s", runtime.NumCPU(), runtime.Version()))

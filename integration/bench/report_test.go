@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -44,6 +45,18 @@ func (r report) cell(k key) (d, cpu time.Duration, n, failed int, ok bool) {
 		cs = append(cs, m.cpu)
 	}
 	return median(ds), median(cs), len(ds), failed, true
+}
+
+// srvCPU is the median of the server's CPU time over a cell's successful
+// runs (0 when unknown).
+func (r report) srvCPU(k key) time.Duration {
+	var cs []time.Duration
+	for _, m := range r.results[k] {
+		if m.err == nil && m.srvCPU > 0 {
+			cs = append(cs, m.srvCPU)
+		}
+	}
+	return median(cs)
 }
 
 // secs is a cell's median wall time in seconds, 0 when none succeeded.
@@ -100,13 +113,17 @@ func writeReport(b *bytes.Buffer, r report) {
 	if !r.started.IsZero() {
 		fmt.Fprintf(b, " on %s, in %s", r.started.UTC().Format("2006-01-02 15:04 MST"), r.elapsed.Round(time.Second))
 	}
-	fmt.Fprintf(b, ". Do not edit by hand.\n\n")
+	fmt.Fprintf(b, ". Do not edit by hand, except below the marker at the end: sections measured another way go there, and `make bench` keeps them.\n\n")
 	fmt.Fprintf(b, "- Servers, each started by the benchmark (in the server namespace for the 50 ms rows): vsftpd 3.0.3 with FTPES (AUTH TLS) and `require_ssl_reuse=YES`, once held to TLS 1.2 and once at its default, TLS 1.3; OpenSSH (internal-sftp, password login) for SFTP; versitygw (posix backend, plain HTTP) for S3.\n")
 	fmt.Fprintf(b, "- Repository: %d files of %d bytes in %d directories (init); then a commit that changes %d, deletes %d and adds %d (push).\n",
 		r.shape.files, r.shape.size, r.shape.dirs, r.shape.changed, r.shape.deleted, r.shape.added)
-	fmt.Fprintf(b, "- Each cell is the median of %d runs, the tools taking turns within each round. Every run starts from the same server state and is verified byte for byte against the commit afterwards; a run that left the wrong files counts as failed. The peers mirror the work tree (without .git) and delete what is gone; only gftp and git-ftp write git-ftp's marker.\n", r.runs)
+	cells := fmt.Sprintf("the median of %d runs", r.runs)
+	if r.runs == 1 {
+		cells = "one run"
+	}
+	fmt.Fprintf(b, "- Each cell is %s, the tools taking turns within each round. Every run starts from the same server state and is verified byte for byte against the commit afterwards; a run that left the wrong files counts as failed. The peers mirror the work tree (without .git) and delete what is gone; only gftp and git-ftp write git-ftp's marker.\n", cells)
 	fmt.Fprintf(b, "- gftp runs with `-j 8` everywhere: 8 connections for FTP; over SFTP and S3 its default `--in-flight 64` files in flight. lftp and rclone run 8 transfers at once; `aws s3 sync` its default 10 requests.\n")
-	fmt.Fprintf(b, "- CPU is user + system time of the client's process and of the children it waited for (lftp's ssh processes, git-ftp's curl), from the kernel's rusage at exit.\n")
+	fmt.Fprintf(b, "- CPU is user + system time of the client's process and of the children it waited for (lftp's ssh processes, git-ftp's curl), from the kernel's rusage at exit; after the slash, the server's during the same run (its main process and the session processes it reaped, from /proc). On loopback the two share the machine's %d CPUs, so wall time cannot go below their sum divided by %d.\n", runtime.NumCPU(), runtime.NumCPU())
 	fmt.Fprintf(b, "- 50 ms RTT: client and server in two network namespaces joined by TUN devices and a relay that holds each packet 25 ms each way (no sch_netem on this kernel). Measured TCP connect across it: %v.\n", r.rtt.Round(100*time.Microsecond))
 	if r.loadMean > 0 {
 		fmt.Fprintf(b, "- Machine load (1-minute load average): %.2f at the start, %.2f at the end, %.2f on average after each run. The machine's CPUs were shared with other work, so wall times, loopback ones above all, carry noise; the ratios, from the same run with the tools taking turns, are the figures to compare.\n", r.loadStart, r.loadEnd, r.loadMean)
@@ -114,11 +131,11 @@ func writeReport(b *bytes.Buffer, r report) {
 	for _, v := range r.versions {
 		fmt.Fprintf(b, "- %s\n", v)
 	}
-	fmt.Fprintf(b, "\nRatios are the peer's median over gftp's: how many times faster gftp was. Round trips are gftp's wall time across the 50 ms link in round trips per file per connection (FTP) or per file in flight (SFTP, S3), everything included (logins, directories, lock, marker), next to the protocol's floor; for a push, the whole run in round trips.\n")
+	fmt.Fprintf(b, "\nRatios are the peer's median over gftp's: how many times faster gftp was. Round trips are gftp's wall time across the 50 ms link in round trips per file per connection (FTP) or per in-flight slot (SFTP, S3: the files gftp keeps in flight at once), everything included (logins, directories, lock, marker), next to the protocol's floor; for a push, the whole run in round trips.\n")
 
 	for _, tg := range r.targets {
 		peers := tg.tools[1:]
-		fmt.Fprintf(b, "\n## %s\n\nFloor: %g round trip(s) per file per %s: %s.\n\n", tg.name, tg.floor, tg.slotWord, tg.floorWhy)
+		fmt.Fprintf(b, "\n## %s\n\nFloor: %g round trip%s per file per %s: %s.\n\n", tg.name, tg.floor, map[bool]string{true: "", false: "s"}[tg.floor == 1], tg.slotWord, tg.floorWhy)
 		var head, rule []string
 		head = append(head, "case", "network")
 		for _, tl := range tg.tools {
@@ -154,9 +171,12 @@ func writeReport(b *bytes.Buffer, r report) {
 					default:
 						cells = append(cells, fmtDur(d))
 					}
-					if n == 0 || cpu == 0 {
+					switch srv := r.srvCPU(key{tg.id, op, network, tl.name}); {
+					case n == 0 || cpu == 0:
 						cpus = append(cpus, "–")
-					} else {
+					case srv > 0:
+						cpus = append(cpus, fmtDur(cpu)+" / "+fmtDur(srv))
+					default:
 						cpus = append(cpus, fmtDur(cpu))
 					}
 				}
@@ -313,6 +333,13 @@ func stopText(r report) string {
 		}
 		return fmtDur(c)
 	}
+	vsftpdCPU := ""
+	if gc, gs, gfl, ok := r.cpuShare("ftpes12", "init", g8); ok {
+		if lc, ls, _, ok := r.cpuShare("ftpes12", "init", lf); ok {
+			vsftpdCPU = fmt.Sprintf(" In this run vsftpd used %s of CPU for gftp's init (with gftp's %s: at least %s on %d CPUs) and %s for lftp's (with lftp's %s).",
+				fmtDur(dur(gs)), fmtDur(dur(gc)), fmtDur(dur(gfl)), runtime.NumCPU(), fmtDur(dur(ls)), fmtDur(dur(lc)))
+		}
+	}
 	x := func(op string) float64 {
 		g, l := med(op, "loopback", g8), med(op, "loopback", lf)
 		if g == 0 {
@@ -320,8 +347,8 @@ func stopText(r report) string {
 		}
 		return l / g
 	}
-	fmt.Fprintf(&b, "- **Loopback: init %.1f×, push %.1f× lftp (target 2×).** Loopback is CPU-bound on this 2-core machine: during a loopback init both cores are over 90%% busy, most of it in the kernel. gftp itself used %s of CPU (user and system) for the 2,000-file init, lftp %s; the rest is vsftpd's per-transfer work (privilege-separated PASV and accept, a TLS handshake per data connection, a log line per command in this test set-up), which is about the same per file for every client. gftp sends 4 commands per file where lftp sends 2, because of the atomic rename. Loopback medians move by tens of percent between runs.\n",
-		x("init"), x("push"), cpuOf("init", g8), cpuOf("init", lf))
+	fmt.Fprintf(&b, "- **Loopback: init %.1f×, push %.1f× lftp (target 2×).** Loopback is CPU-bound on this 2-core machine: during a loopback init both cores are over 90%% busy, most of it in the kernel. gftp itself used %s of CPU (user and system) for the 2,000-file init, lftp %s; the rest is vsftpd's per-transfer work (privilege-separated PASV and accept, a TLS handshake per data connection, a log line per command in this test set-up), which is about the same per file for every client. gftp sends 4 commands per file where lftp sends 2, because of the atomic rename. Loopback medians move by tens of percent between runs.%s\n",
+		x("init"), x("push"), cpuOf("init", g8), cpuOf("init", lf), vsftpdCPU)
 	return b.String()
 }
 
@@ -376,27 +403,55 @@ func sftpText(r report) string {
 			fmtDur(dur(r.secs("sftp", "init", "50 ms RTT", lftpS8))), r.ratio("sftp", "init", "50 ms RTT", lftpS8), x)
 	}
 	if gp > 0 {
-		fmt.Fprintf(&b, "- **Push of %d changes at 50 ms RTT: %s, %.0f round trips** (target 1.5 s, %.0f round trips). A push cannot share round trips the way an init does: what it does comes one step after another. The SSH connection (TCP, version exchange, key exchange, service request, the password: about 5 round trips), opening the SFTP session (2), the lock, the marker's read, the journal, the uploads of %d files together (4, all in flight at once), the deletes (1), the marker's write and rename, and the lock's removal.\n",
-			r.shape.changed+r.shape.deleted+r.shape.added, fmtDur(dur(gp)), gp/rtt, 1.5/rtt, r.shape.changed+r.shape.added)
+		fmt.Fprintf(&b, "- **Push of %d changes at 50 ms RTT: %s, %.0f round trips** (target 1.5 s, %.0f round trips). A push shares few round trips: each step waits for the one before. Read from a trace of the relay and -vv: the SSH connection, TCP (1), version exchange (1), key exchange (2), service request (1), the \"none\" probe that x/crypto/ssh always sends first (1) and the password (1, plus the server's password hash); the SFTP session, channel open, subsystem and version (3); the lock (1); the marker, OPEN beside STAT then READ beside FSTAT (2); the journal (1); the uploads of %d files together, OPEN, WRITE, CLOSE and RENAME (4, plus TCP slow start: their %d KiB on a young connection take a few more); the deletes, LSTAT then REMOVE (2); the marker's rename (1); the lock's two RMDIRs, sent one behind the other (1). That is about 23 round trips, %.1f s at this RTT, before any CPU time: gftp's start and plan, and sshd's fork, re-exec and password hash per connection, on a shared 2-core machine. Closing the 8 SFTP sessions one after the other cost 8 more until this run's version, and reading the marker 3 more.\n",
+			r.shape.changed+r.shape.deleted+r.shape.added, fmtDur(dur(gp)), gp/rtt, 1.5/rtt, r.shape.changed+r.shape.added, (r.shape.changed+r.shape.added)*r.shape.size/1024, 23*rtt)
 	}
 	return b.String()
+}
+
+// cpuShare describes a loopback cell's CPU: the client's, the server's,
+// and the wall time their sum allows on this machine's CPUs.
+func (r report) cpuShare(target, op, tool string) (client, server, floor float64, ok bool) {
+	k := key{target, op, "loopback", tool}
+	_, c, n, _, _ := r.cell(k)
+	s := r.srvCPU(k)
+	if n == 0 || c == 0 || s == 0 {
+		return 0, 0, 0, false
+	}
+	return c.Seconds(), s.Seconds(), (c.Seconds() + s.Seconds()) / float64(runtime.NumCPU()), true
 }
 
 // s3Text gives the S3 rows' round-trip arithmetic with this run's figures.
 func s3Text(r report) string {
 	tg, ok := r.target("s3")
-	if !ok || r.rtt == 0 {
-		return ""
-	}
-	gi := r.secs("s3", "init", "50 ms RTT", g8)
-	if gi == 0 {
+	if !ok {
 		return ""
 	}
 	rtt := r.rtt.Seconds()
+	gi := r.secs("s3", "init", "50 ms RTT", g8)
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## S3: requests in flight on one connection pool\n\n")
+	if gl := r.secs("s3", "init", "loopback", g8); gl > 0 {
+		if c, s, floor, ok := r.cpuShare("s3", "init", g8); ok {
+			fmt.Fprintf(&b, "- **Init on loopback: %s.** Here gftp and versitygw share the machine's %d CPUs: gftp used %s of CPU, versitygw %s on its behalf, so the run could not take less than %s.",
+				fmtDur(dur(gl)), runtime.NumCPU(), fmtDur(dur(c)), fmtDur(dur(s)), fmtDur(dur(floor)))
+			for _, p := range []string{rclone8, awsSync} {
+				if pc, ps, _, ok := r.cpuShare("s3", "init", p); ok {
+					fmt.Fprintf(&b, " %s took %s (%.1f× gftp) with %s of its own CPU and %s of versitygw's.", p, fmtDur(dur(r.secs("s3", "init", "loopback", p))), r.ratio("s3", "init", "loopback", p), fmtDur(dur(pc)), fmtDur(dur(ps)))
+				}
+			}
+			fmt.Fprintf(&b, " The server's share is the same work whoever sends the PUTs, so on loopback a ratio is bounded by the peer's time over that floor, whatever the client does.\n")
+		}
+	}
+	if gi == 0 || rtt == 0 {
+		return b.String()
+	}
 	fmt.Fprintf(&b, "- **Init at 50 ms RTT: %s, %.2f round trips per request in flight.** An object is one PUT, one round trip on a kept-alive connection once its TCP connection is up (and one more to open it). With %d PUTs in flight, %d files need %d / %d × %.1f ms = %.2f s of PUTs; the rest is gftp's start and plan, the first connections, the lock and the marker.\n",
 		fmtDur(dur(gi)), r.perSlot(tg, "init", "50 ms RTT"), tg.slots, r.shape.files, r.shape.files, tg.slots, rtt*1000, float64(r.shape.files)/float64(tg.slots)*rtt)
+	if gl := r.secs("s3", "init", "loopback", g8); gl > 0 {
+		fmt.Fprintf(&b, "- The CPU work does not go away across the link: the same init took %s on loopback in this run, where it is all CPU (gftp's and versitygw's on the shared machine), so %s + %s = %s is about what the 50 ms init can take here; it took %s. On an idle machine the loopback init took 1.36 s (issue 16).\n",
+			fmtDur(dur(gl)), fmtDur(dur(gl)), fmtDur(dur(float64(r.shape.files)/float64(tg.slots)*rtt)), fmtDur(dur(gl+float64(r.shape.files)/float64(tg.slots)*rtt)), fmtDur(dur(gi)))
+	}
 	for _, p := range []struct {
 		tool  string
 		slots int

@@ -730,6 +730,7 @@ func (r *run) start() {
 		t.Fatalf("servers: start %s: %v", r.kind, err)
 	}
 	f.Close()
+	r.srv.PID = r.cmd.Process.Pid
 	exited := make(chan struct{})
 	go func() {
 		_ = r.cmd.Wait()

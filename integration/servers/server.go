@@ -24,6 +24,7 @@ type Server struct {
 	Flags    []string // extra gftp flags this server needs (e.g. --known-hosts FILE)
 	Env      []string // extra environment, KEY=VALUE (e.g. SSH_AUTH_SOCK, AWS_*)
 	Addr     string   // host:port of the control connection
+	PID      int      // the server's main process, whose CPU time counts its reaped children's (benchmarks read it)
 }
 
 // Required reports whether real-server tests must run (GFTP_REAL_SERVERS=1).

@@ -253,6 +253,7 @@ LogLevel VERBOSE
 		logf.Close()
 		t.Fatalf("servers: start sshd: %v", err)
 	}
+	s.PID = cmd.Process.Pid
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()

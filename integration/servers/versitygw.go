@@ -168,6 +168,7 @@ func StartS3(t testing.TB, opts ...S3Option) *Server {
 			"AWS_EC2_METADATA_DISABLED=true",
 		},
 		Addr: addr,
+		PID:  cmd.Process.Pid,
 	}
 }
 

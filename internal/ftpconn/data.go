@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/textproto"
@@ -147,7 +148,7 @@ func (c *Conn) Passive(cmd string, r Reply) (*Channel, error) {
 	ch := &Channel{c: c, at: time.Now(), done: make(chan struct{})}
 	go func() {
 		defer close(ch.done)
-		ch.nc, ch.err = c.cfg.Dialer.DialContext(context.Background(), "tcp", addr)
+		ch.nc, ch.err = c.dataDialer.DialContext(context.Background(), "tcp", addr)
 	}()
 	return ch, nil
 }
@@ -464,10 +465,8 @@ type Data struct {
 	tls     *tls.Conn
 	hello   *helloCounter
 	timeout time.Duration
-	log     interface {
-		Info(msg string, args ...any)
-	}
-	id int64
+	log     *slog.Logger
+	id      int64
 
 	mu          sync.Mutex
 	established bool
@@ -519,6 +518,9 @@ func (d *Data) Handshake() error {
 	if err := d.tls.Handshake(); err != nil {
 		d.err = err
 		return err
+	}
+	if !d.log.Enabled(context.Background(), slog.LevelInfo) {
+		return nil
 	}
 	cs := d.tls.ConnectionState()
 	d.log.Info("data connection TLS", "conn", d.id, "resumed", cs.DidResume,

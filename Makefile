@@ -9,7 +9,7 @@ FUZZTIME      ?= 5s
 # package:FuzzTarget for every parser that reads input from outside.
 FUZZ_TARGETS  = ./deploy:FuzzParseMarker ./deploy:FuzzIgnore ./deploy:FuzzInclude ./deploy/manifest:FuzzParse \
                 ./remote:FuzzParseURL ./remote:FuzzCheckName ./dumbhttp:FuzzParseInfoRefs ./dumbhttp:FuzzParsePacks \
-                ./diag:FuzzParsePASV ./diag:FuzzParseEPSV ./diag:FuzzParseFEAT ./remote/ftp:FuzzParseMLSD \
+                ./diag:FuzzFeatures ./internal/ftpconn:FuzzPassiveAddress ./remote/ftp:FuzzParseMLSD \
                 ./remote/ftp:FuzzParseDigestReply ./remote/ftp:FuzzHashWayFrom
 
 .PHONY: all build demo test test-short lint fuzz bench man soak release image clean

@@ -39,7 +39,7 @@ func (l *logBuf) String() string {
 	return l.b.String()
 }
 
-func startLocal(t *testing.T, mode ftptest.TLSMode) *ftptest.Server {
+func startLocal(t testing.TB, mode ftptest.TLSMode) *ftptest.Server {
 	t.Helper()
 	s, err := ftptest.Start(t.TempDir(), ftptest.Config{User: "u", Password: "p", TLS: mode})
 	if err != nil {
@@ -62,7 +62,7 @@ func tlsFor(t *testing.T, caFile string) *tls.Config {
 	return &tls.Config{RootCAs: pool}
 }
 
-func dial(t *testing.T, cfg ftpconn.Config) *ftpconn.Conn {
+func dial(t testing.TB, cfg ftpconn.Config) *ftpconn.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -201,7 +201,7 @@ func (c *Conn) passiveAddr(cmd string, r Reply) (string, error) {
 			}
 			n[k] = x
 		}
-		if !ok {
+		if !ok || n[4]<<8|n[5] == 0 {
 			break
 		}
 		if c.cfg.TrustPASVIP {

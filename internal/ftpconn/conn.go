@@ -264,6 +264,7 @@ func (c *Conn) handshake(ctx context.Context) error {
 		if tr != nil {
 			tr.Failed(err)
 		}
+		forgetGroup(c.cfg.Addr)
 		return fmt.Errorf("tls handshake: %w", err)
 	}
 	_ = c.raw.SetDeadline(time.Time{})

@@ -1,5 +1,7 @@
 package ftpconn
 
+import "crypto/tls"
+
 // AttachSecondReader tries what a second parser of the control connection
 // would do first: attach a reader to its socket.
 func AttachSecondReader(c *Conn) { c.sock.attach() }
@@ -14,3 +16,7 @@ func StrayRead(c *Conn, cmd string) {
 
 // PassiveAddr exposes passiveAddr.
 func PassiveAddr(c *Conn, cmd string, r Reply) (string, error) { return c.passiveAddr(cmd, r) }
+
+// RememberGroup makes the next control connections to addr offer g first,
+// as if a TLS 1.3 server there had chosen it.
+func RememberGroup(addr string, g tls.CurveID) { groups.Store(addr, g) }

@@ -156,3 +156,38 @@ func transfer2(t *testing.T, c *ftpconn.Conn, cmd string, fn func(*ftpconn.Data)
 }
 
 var _ = context.Background
+
+// TestStaleGroup: the group learnt for an address is offered first, not
+// alone. A group remembered from another server that listened on the same
+// port (here ML-KEM, which Go's own test servers choose and the OpenSSL of
+// pure-ftpd and vsftpd lacks) must not fail the handshake.
+func TestStaleGroup(t *testing.T) {
+	for _, kind := range []servers.Kind{servers.PureFTPdTLS, servers.VsftpdFTPES13} {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := servers.Start(t, kind)
+			ftpconn.RememberGroup(srv.Addr, tls.X25519MLKEM768)
+			c := dial(t, realConfig(t, srv, kind, false))
+			if _, err := c.Login(srv.User, srv.Password); err != nil {
+				t.Fatalf("login after a stale group: %v", err)
+			}
+			cs, _ := c.TLS()
+			if cs.CurveID == tls.X25519MLKEM768 {
+				t.Errorf("%s chose ML-KEM, which this test assumes it lacks", kind)
+			}
+		})
+	}
+	// vsftpd takes P-256 only: a remembered P-521 fails the handshake
+	// once, and is forgotten, so that the next connection succeeds.
+	srv := servers.Start(t, servers.VsftpdFTPES13)
+	ftpconn.RememberGroup(srv.Addr, tls.CurveP521)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if c, err := ftpconn.Dial(ctx, realConfig(t, srv, servers.VsftpdFTPES13, false)); err == nil {
+		c.Close()
+		t.Fatal("vsftpd accepted a ClientHello with P-521 alone; the test expects P-256 only")
+	}
+	c := dial(t, realConfig(t, srv, servers.VsftpdFTPES13, false))
+	if _, err := c.Login(srv.User, srv.Password); err != nil {
+		t.Fatalf("login after a failed handshake forgot the group: %v", err)
+	}
+}

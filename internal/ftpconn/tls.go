@@ -17,9 +17,14 @@ import (
 //
 // When an earlier connection to addr in this process learnt the key
 // exchange group the server picks, the ClientHello offers that group's key
-// share alone: vsftpd's OpenSSL takes P-256 only, and a ClientHello with
-// Go's default shares (X25519MLKEM768, X25519) costs a HelloRetryRequest,
-// a round trip and an ML-KEM key generation for nothing.
+// share: vsftpd's OpenSSL takes P-256 only, and a ClientHello with Go's
+// default shares (X25519MLKEM768, X25519) costs a HelloRetryRequest, a round
+// trip and an ML-KEM key generation for nothing. crypto/tls ignores the
+// order of CurvePreferences (since Go 1.24) and sends the share of the first
+// group in its own order, so the groups it prefers to the learnt one are
+// left out; the ones after it stay on offer, because what was learnt may be
+// stale (another server on addr now: a restart, or a test that reuses a
+// port). A handshake that fails forgets what was learnt.
 func connConfig(tmpl *tls.Config, addr string) *tls.Config {
 	c := tmpl.Clone()
 	c.ClientSessionCache = keepSessions{tls.NewLRUClientSessionCache(4)}
@@ -34,10 +39,29 @@ func connConfig(tmpl *tls.Config, addr string) *tls.Config {
 		c.MinVersion = tls.VersionTLS12
 	}
 	if g, ok := groups.Load(addr); ok && c.CurvePreferences == nil {
-		c.CurvePreferences = []tls.CurveID{g.(tls.CurveID)}
+		c.CurvePreferences = learntFirst(g.(tls.CurveID))
 	}
 	return c
 }
+
+// defaultGroups are the groups crypto/tls offers by default, in the fixed
+// order in which it prefers them.
+var defaultGroups = []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256, tls.CurveP384, tls.CurveP521}
+
+// learntFirst is g and the default groups crypto/tls ranks below it, so that
+// g comes first: crypto/tls sends the key share of the first group only (and
+// X25519's with X25519MLKEM768).
+func learntFirst(g tls.CurveID) []tls.CurveID {
+	for i, d := range defaultGroups {
+		if d == g {
+			return append([]tls.CurveID(nil), defaultGroups[i:]...)
+		}
+	}
+	return []tls.CurveID{g}
+}
+
+// forgetGroup drops what was learnt for addr after a failed handshake.
+func forgetGroup(addr string) { groups.Delete(addr) }
 
 // groups remembers, per host:port, the key exchange group the server chose
 // for a TLS 1.3 control connection.

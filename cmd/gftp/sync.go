@@ -53,6 +53,9 @@ func (a *app) syncTarget(ctx context.Context, cmd *cli.Command) (*target, error)
 	case len(args) > 2:
 		return nil, usageErr("usage: gftp sync DIR [URL|SCOPE]", "too many arguments: %q", args)
 	}
+	if cmd.IsSet("syncroot") {
+		return nil, usageErr("sync deploys DIR itself: name the directory you want as DIR", "--syncroot does not apply to sync")
+	}
 	dir := args[0]
 	if fi, err := os.Stat(dir); err != nil {
 		return nil, &deploy.LocalError{Err: err}

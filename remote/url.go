@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -64,20 +63,38 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// userinfoPassword finds the password of a URL's userinfo, even in a URL
+// redactUserinfo replaces the password of a URL's userinfo, even in a URL
 // that does not parse: the text after the first ':' of what lies between
-// "://" and the last '@' before the path.
-var userinfoPassword = regexp.MustCompile(`^([A-Za-z0-9+.-]*://[^/:@]*:)([^/]*)@`)
+// the first "://" and the last '@' before the path.
+func redactUserinfo(raw string) string {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		return raw
+	}
+	start := i + 3
+	auth := raw[start:]
+	if slash := strings.IndexByte(auth, '/'); slash >= 0 {
+		auth = auth[:slash]
+	}
+	at := strings.LastIndexByte(auth, '@')
+	if at < 0 {
+		return raw
+	}
+	colon := strings.IndexByte(auth[:at], ':')
+	if colon < 0 {
+		return raw
+	}
+	return raw[:start+colon+1] + "****" + raw[start+at:]
+}
 
 // Redact returns the URL with any password replaced by "****". It works on
 // URLs that do not parse too, since those end up in error messages.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
-		return userinfoPassword.ReplaceAllString(raw, "${1}****@")
-	}
-	if u.User == nil {
-		return raw
+	if err != nil || u.User == nil {
+		// Unparsed, or parsed without userinfo (a scheme that is not
+		// one, "#://u:pw@"): what looks like a password still goes.
+		return redactUserinfo(raw)
 	}
 	if _, ok := u.User.Password(); ok {
 		u.User = url.UserPassword(u.User.Username(), "****")

@@ -55,51 +55,31 @@ func Check(ctx context.Context, repo *Repo, r remote.Remote, commit *object.Comm
 		markers[sm.Marker] = true
 	}
 	syncroot := strings.Trim(opts.Syncroot, "/")
-	var walk func(dir string) error
-	walk = func(dir string) error {
-		list, err := r.List(ctx, dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			// The root before any deploy, a directory removed while we
-			// walked, or an S3 prefix with nothing below it.
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, fi := range list {
-			name := remote.Join(dir, fi.Name)
-			if markers[name] || name == JournalName || name == manifest.Name || name == LockName || strings.HasPrefix(name, LockName+"/") {
-				continue
-			}
-			repoPath := name
-			if syncroot != "" {
-				repoPath = syncroot + "/" + name
-			}
-			if fi.IsDir {
-				if err := walk(name); err != nil {
-					return err
-				}
-				continue
-			}
-			switch a, ok := expected[name]; {
-			case remote.IsTemp(fi.Name):
-				d.Temps = append(d.Temps, name)
-			case !ok:
-				if !opts.Ignore.Match(repoPath) {
-					d.Extra = append(d.Extra, name)
-				}
-			default:
-				seen[name] = true
-				d.Checked++
-				if fi.Size != a.Size {
-					d.Mismatch = append(d.Mismatch, Mismatch{Action: a, Got: fi.Size})
-				}
-			}
-		}
-		return nil
+	own := func(name string) bool {
+		return markers[name] || name == JournalName || name == manifest.Name || name == LockName || strings.HasPrefix(name, LockName+"/")
 	}
-	if err := walk(""); err != nil {
-		return nil, &DownloadError{Err: err}
+	err = walkFiles(ctx, r, own, func(name string, fi remote.FileInfo) {
+		repoPath := name
+		if syncroot != "" {
+			repoPath = syncroot + "/" + name
+		}
+		switch a, ok := expected[name]; {
+		case remote.IsTemp(fi.Name):
+			d.Temps = append(d.Temps, name)
+		case !ok:
+			if !opts.Ignore.Match(repoPath) {
+				d.Extra = append(d.Extra, name)
+			}
+		default:
+			seen[name] = true
+			d.Checked++
+			if fi.Size != a.Size {
+				d.Mismatch = append(d.Mismatch, Mismatch{Action: a, Got: fi.Size})
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, a := range want.Uploads {
 		if !seen[a.Path] {
@@ -136,4 +116,39 @@ func (p *Plan) Repair(d *Drift) {
 	for _, t := range d.Temps {
 		p.Deletes = append(p.Deletes, Action{Op: OpDelete, Path: t, Reason: "repair: leftover temporary file"})
 	}
+}
+
+// walkFiles calls fn for every file below r's root, depth first, leaving
+// out what skip names (and, for a directory, all below it). A missing
+// directory is empty: the root before any deploy, a directory removed
+// while the walk went on, or an S3 prefix with nothing below it. A listing
+// that fails is a *DownloadError.
+func walkFiles(ctx context.Context, r remote.Remote, skip func(name string) bool, fn func(name string, fi remote.FileInfo)) error {
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		list, err := r.List(ctx, dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, fi := range list {
+			name := remote.Join(dir, fi.Name)
+			switch {
+			case skip(name):
+			case fi.IsDir:
+				if err := walk(name); err != nil {
+					return err
+				}
+			default:
+				fn(name, fi)
+			}
+		}
+		return nil
+	}
+	if err := walk(""); err != nil {
+		return &DownloadError{Err: err}
+	}
+	return nil
 }

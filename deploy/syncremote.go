@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"sync"
 
 	"github.com/gftp/gftp/deploy/manifest"
@@ -19,32 +20,11 @@ import (
 // sweeps). A missing root is an empty tree.
 func ServerFiles(ctx context.Context, r remote.Remote) (map[string]int64, error) {
 	files := map[string]int64{}
-	var walk func(dir string) error
-	walk = func(dir string) error {
-		list, err := r.List(ctx, dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, fi := range list {
-			name := remote.Join(dir, fi.Name)
-			if remote.IsTemp(fi.Name) || name == LockName || name == JournalName || name == DefaultMarker || name == manifest.Name {
-				continue
-			}
-			if fi.IsDir {
-				if err := walk(name); err != nil {
-					return err
-				}
-				continue
-			}
-			files[name] = fi.Size
-		}
-		return nil
+	own := func(name string) bool {
+		return remote.IsTemp(path.Base(name)) || name == LockName || name == JournalName || name == DefaultMarker || name == manifest.Name
 	}
-	if err := walk(""); err != nil {
-		return nil, &DownloadError{Err: err}
+	if err := walkFiles(ctx, r, own, func(name string, fi remote.FileInfo) { files[name] = fi.Size }); err != nil {
+		return nil, err
 	}
 	return files, nil
 }

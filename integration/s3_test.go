@@ -75,27 +75,37 @@ func openS3(t *testing.T, rawURL string, opts remote.Options) (remote.Remote, er
 	return remote.Open(context.Background(), u, opts)
 }
 
+// TestS3Conformance runs the suite against versitygw as it keeps
+// connections alive (like AWS S3) and as it closes one after every
+// response (its default), where every request needs a new connection.
 func TestS3Conformance(t *testing.T) {
-	srv := servers.StartS3(t)
-	var n int
-	var prefix string
-	remotetest.Run(t, remotetest.Config{
-		Hashes: true, // the ETag of a single PUT
-		New: func(t *testing.T) remote.Remote {
-			// Each subtest gets a fresh prefix in the one bucket.
-			n++
-			prefix = fmt.Sprintf("run%d/site", n)
-			r, err := openS3(t, srv.URL+prefix, s3Options(srv, nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return r
-		},
-		ReadBacking: func(t *testing.T, name string) ([]byte, error) {
-			return os.ReadFile(filepath.Join(srv.Root, filepath.FromSlash(prefix), filepath.FromSlash(name)))
-		},
-		NoDirs: true,
-	})
+	for _, mode := range []struct {
+		name string
+		opts []servers.S3Option
+	}{{"KeepAlive", nil}, {"ConnectionClose", []servers.S3Option{servers.WithS3ConnectionClose()}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			srv := servers.StartS3(t, mode.opts...)
+			var n int
+			var prefix string
+			remotetest.Run(t, remotetest.Config{
+				Hashes: true, // the ETag of a single PUT
+				New: func(t *testing.T) remote.Remote {
+					// Each subtest gets a fresh prefix in the one bucket.
+					n++
+					prefix = fmt.Sprintf("run%d/site", n)
+					r, err := openS3(t, srv.URL+prefix, s3Options(srv, nil))
+					if err != nil {
+						t.Fatal(err)
+					}
+					return r
+				},
+				ReadBacking: func(t *testing.T, name string) ([]byte, error) {
+					return os.ReadFile(filepath.Join(srv.Root, filepath.FromSlash(prefix), filepath.FromSlash(name)))
+				},
+				NoDirs: true,
+			})
+		})
+	}
 }
 
 // s3Log collects Debug output, to check what a log would show.

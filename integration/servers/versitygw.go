@@ -63,11 +63,19 @@ type S3Option func(*s3Config)
 type s3Config struct {
 	tls       bool
 	netns, ip string
+	close     bool
 }
 
 // WithS3TLS serves HTTPS with a certificate from a CA made for the test; the
 // Server's CACert is that CA, and its endpoint flag says https.
 func WithS3TLS() S3Option { return func(c *s3Config) { c.tls = true } }
+
+// WithS3ConnectionClose runs versitygw at its own default, which answers
+// every request with `Connection: close`, so that each request of every
+// client opens a new TCP connection. Without it versitygw keeps connections
+// alive (--keep-alive), as AWS S3 and other S3 servers do; a client must
+// stay correct either way.
+func WithS3ConnectionClose() S3Option { return func(c *s3Config) { c.close = true } }
 
 // WithS3Netns runs versitygw in the network namespace ns (made by the
 // caller, with `ip netns add`), listening on ip, an address of that
@@ -76,7 +84,8 @@ func WithS3TLS() S3Option { return func(c *s3Config) { c.tls = true } }
 func WithS3Netns(ns, ip string) S3Option { return func(c *s3Config) { c.netns, c.ip = ns, ip } }
 
 // StartS3 runs versitygw with its posix backend on a free loopback port,
-// serving one empty bucket, and stops it when the test ends.
+// serving one empty bucket, and stops it when the test ends. It keeps
+// connections alive unless WithS3ConnectionClose is given.
 //
 // The Server's URL is s3://gftp-test/, Root is the bucket's directory (an
 // object a/b lands in Root/a/b), Env holds the credentials and region, and
@@ -114,12 +123,18 @@ func StartS3(t testing.TB, opts ...S3Option) *Server {
 		"--region", S3Region,
 		"--quiet",
 	}
+	if !c.close {
+		args = append(args, "--keep-alive")
+	}
 	scheme, caCert, name := "http", "", "versitygw-posix"
+	if c.close {
+		name += "-close"
+	}
 	if c.tls {
 		kp := NewCA(t)
 		leaf := kp.Issue(t, Hosts, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 		args = append(args, "--cert", leaf.CertFile, "--key", leaf.KeyFile)
-		scheme, caCert, name = "https", kp.Path, "versitygw-posix-tls"
+		scheme, caCert, name = "https", kp.Path, name+"-tls"
 	}
 	args = append(args, "posix", gwroot)
 	var out vgwOutput

@@ -211,25 +211,41 @@ func (l *logger) HandleDeserialize(ctx context.Context, in middleware.Deserializ
 	if !l.log.Enabled(ctx, slog.LevelDebug) {
 		return out, md, err
 	}
-	attrs := []slog.Attr{slog.String("op", middleware.GetOperationName(ctx))}
+	method, path, query, status, reqID := "", "", "", 0, ""
 	if req, ok := in.Request.(*smithyhttp.Request); ok {
-		attrs = append(attrs, slog.String("method", req.Method), slog.String("path", req.URL.Path))
-		if q := safeQuery(req); q != "" {
-			attrs = append(attrs, slog.String("query", q))
-		}
+		method, path, query = req.Method, req.URL.Path, safeQuery(req)
 	}
 	if resp, ok := out.RawResponse.(*smithyhttp.Response); ok && resp != nil {
-		attrs = append(attrs, slog.Int("status", resp.StatusCode))
-		if id := resp.Header.Get("X-Amz-Request-Id"); id != "" {
-			attrs = append(attrs, slog.String("request_id", id))
+		status, reqID = resp.StatusCode, resp.Header.Get("X-Amz-Request-Id")
+	}
+	logRequest(ctx, l.log, middleware.GetOperationName(ctx), method, path, query, status, reqID, time.Since(start), err)
+	return out, md, err
+}
+
+// logRequest logs one HTTP attempt at Debug; status 0 is a request that
+// got no answer.
+func logRequest(ctx context.Context, log *slog.Logger, op, method, path, query string, status int, reqID string, took time.Duration, err error) {
+	if !log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("op", op)}
+	if method != "" {
+		attrs = append(attrs, slog.String("method", method), slog.String("path", path))
+		if query != "" {
+			attrs = append(attrs, slog.String("query", query))
 		}
 	}
-	attrs = append(attrs, slog.Duration("took", time.Since(start).Round(time.Millisecond)))
+	if status != 0 {
+		attrs = append(attrs, slog.Int("status", status))
+		if reqID != "" {
+			attrs = append(attrs, slog.String("request_id", reqID))
+		}
+	}
+	attrs = append(attrs, slog.Duration("took", took.Round(time.Millisecond)))
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	l.log.LogAttrs(ctx, slog.LevelDebug, "s3 request", attrs...)
-	return out, md, err
+	log.LogAttrs(ctx, slog.LevelDebug, "s3 request", attrs...)
 }
 
 // safeQuery is the query string without X-Amz-* parameters, which would

@@ -215,6 +215,19 @@ func TestErrorMapping(t *testing.T) {
 			if strings.Contains(err.Error(), testSecret) || strings.Contains(log.String(), testSecret) {
 				t.Errorf("the secret shows in the error or the log")
 			}
+			// A PUT sent directly (put.go) fails as one sent through
+			// the SDK does, word for word.
+			err = r.Put(context.Background(), "dir/f.txt", strings.NewReader("x"), 1)
+			if !errors.As(err, &pe) || pe.Op != "put" || pe.Path != "dir/f.txt" || !errors.Is(err, c.want) {
+				t.Errorf("put: got %v, want a *fs.PathError about put dir/f.txt wrapping %v", err, c.want)
+			}
+			d := r.direct
+			r.direct = nil
+			sdkErr := r.Put(context.Background(), "dir/f.txt", strings.NewReader("x"), 1)
+			r.direct = d
+			if d == nil || sdkErr == nil || err.Error() != sdkErr.Error() {
+				t.Errorf("put directly: %v\nthrough the SDK: %v", err, sdkErr)
+			}
 		})
 	}
 }

@@ -23,7 +23,10 @@ import (
 func main() {
 	ctx, stop := signalContext(os.Stderr)
 	defer stop()
-	os.Exit(run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr))
+	stopProfile := startCPUProfile()
+	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	stopProfile()
+	os.Exit(code)
 }
 
 // run is the whole program, testable: it returns the exit code.

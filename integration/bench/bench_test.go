@@ -23,13 +23,20 @@ import (
 	"github.com/gftp/gftp/internal/gittest"
 )
 
-// gftpBin is the gftp binary under test, built once.
+// gftpBin is the gftp binary under test, built once, or the command that
+// GFTP_BENCH_GFTP names.
 var gftpBin string
 
 func TestMain(m *testing.M) {
 	if addr := os.Getenv("GFTP_BENCH_DIAL"); addr != "" {
 		// Run inside the client namespace by measureRTT: time TCP connects.
 		os.Exit(dialHelper(addr))
+	}
+	if bin := os.Getenv("GFTP_BENCH_GFTP"); bin != "" {
+		// Another gftp command in place of the one built here: a wrapper
+		// that runs it under strace or perf, or an older build.
+		gftpBin = bin
+		os.Exit(m.Run())
 	}
 	os.Exit(gittest.MainWithGFTP(m, &gftpBin))
 }
@@ -540,8 +547,10 @@ func startWANServer(t *testing.T, w *WAN, kind servers.Kind) *servers.Server {
 // GFTP_BENCH_REPLAY=LOG writes BENCHMARKS.md from an earlier run's -v
 // output instead (replay_test.go).
 // GFTP_BENCH_TARGETS (ftpes12,ftpes13,sftp,s3) and GFTP_BENCH_NET
-// (loopback or wan) narrow it, for trying a change; BENCHMARKS.md then
-// holds only what ran.
+// (loopback or wan) narrow it, and GFTP_BENCH_TOOLS (name prefixes:
+// gftp,lftp) keeps only some tools, for trying a change; BENCHMARKS.md then
+// holds only what ran. GFTP_BENCH_BEFORE=BIN adds another gftp build that
+// takes turns with this one ("gftp before -j 8").
 func TestBenchmark(t *testing.T) {
 	if os.Getenv("GFTP_BENCH") != "1" {
 		t.Skip("the full benchmark takes about 45 minutes: make bench (GFTP_BENCH=1)")
@@ -581,6 +590,16 @@ func TestBenchmark(t *testing.T) {
 			t.Fatalf("GFTP_BENCH_TARGETS=%q: known targets are ftpes12, ftpes13, sftp, s3", v)
 		}
 		tgs = sel
+	}
+	if v := os.Getenv("GFTP_BENCH_TOOLS"); v != "" {
+		tgs = onlyTools(tgs, strings.Split(v, ","))
+	}
+	if bin := os.Getenv("GFTP_BENCH_BEFORE"); bin != "" {
+		// Another build beside this one, taking turns with it: a
+		// change's before and after from the same run.
+		for i := range tgs {
+			tgs[i].tools = append([]tool{gftpBinTool("gftp before -j 8", bin, 8)}, tgs[i].tools...)
+		}
 	}
 	networks := benchNetworks()
 	for _, tg := range tgs {
@@ -666,6 +685,27 @@ func TestBenchmark(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("wrote %s:\n%s", out, b.String())
+}
+
+// onlyTools keeps, in every target, the tools whose name begins with one
+// of prefixes (GFTP_BENCH_TOOLS=gftp,lftp leaves git-ftp's slow loopback
+// init out while trying a change).
+func onlyTools(tgs []target, prefixes []string) []target {
+	var out []target
+	for _, tg := range tgs {
+		var kept []tool
+		for _, tl := range tg.tools {
+			for _, p := range prefixes {
+				if p = strings.TrimSpace(p); p != "" && strings.HasPrefix(tl.name, p) {
+					kept = append(kept, tl)
+					break
+				}
+			}
+		}
+		tg.tools = kept
+		out = append(out, tg)
+	}
+	return out
 }
 
 // benchNetworks is where to measure: loopback and the 50 ms WAN, or the

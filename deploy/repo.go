@@ -261,8 +261,18 @@ func (r *Repo) Dirty(ctx context.Context) ([]string, error) {
 	return files, nil
 }
 
-// openBlob streams a blob from the object store.
+// openBlob streams a blob from the object store: a loose one directly
+// (loose.go), anything else through go-git.
 func (r *Repo) openBlob(h plumbing.Hash) (io.ReadCloser, error) {
+	if r.dotgit != "" {
+		rc, err := openLoose(filepath.Join(r.dotgit, "objects"), h)
+		if err == nil {
+			return rc, nil
+		}
+		if !isLooseMiss(err) {
+			return nil, fmt.Errorf("read blob %s: %w", h, err)
+		}
+	}
 	b, err := r.git.BlobObject(h)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", h, err)
@@ -270,8 +280,15 @@ func (r *Repo) openBlob(h plumbing.Hash) (io.ReadCloser, error) {
 	return b.Reader()
 }
 
-// blobSize reads a blob's size from its header without loading it.
+// blobSize reads a blob's size from its header without loading it: a
+// loose one's directly (loose.go), anything else through go-git.
 func (r *Repo) blobSize(h plumbing.Hash) (int64, error) {
+	if r.dotgit != "" {
+		n, err := looseSize(filepath.Join(r.dotgit, "objects"), h)
+		if err == nil || !isLooseMiss(err) {
+			return n, err
+		}
+	}
 	return r.git.Storer.EncodedObjectSize(h)
 }
 

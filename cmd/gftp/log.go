@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -47,26 +47,33 @@ func (h *logHandler) redact(secret string) {
 func (h *logHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
 
 func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
+	// Built by hand rather than with fmt: at -v a line per file is
+	// written, and fmt was most of its cost (profiled).
 	var b strings.Builder
+	b.Grow(128)
 	b.WriteString(printable(r.Message))
 	write := func(a slog.Attr) {
 		v := a.Value.Resolve().String()
 		if strings.ContainsAny(v, " \t\"=") || v == "" || quoteName(v) != v {
-			v = fmt.Sprintf("%q", v)
+			v = strconv.Quote(v)
 		}
-		fmt.Fprintf(&b, " %s=%s", a.Key, v)
+		b.WriteByte(' ')
+		b.WriteString(a.Key)
+		b.WriteByte('=')
+		b.WriteString(v)
 	}
 	for _, a := range h.attrs {
 		write(a)
 	}
 	r.Attrs(func(a slog.Attr) bool { write(a); return true })
+	b.WriteByte('\n')
 	line := b.String()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, s := range *h.secrets {
 		line = strings.ReplaceAll(line, s, "****")
 	}
-	_, err := fmt.Fprintln(h.w, line)
+	_, err := io.WriteString(h.w, line)
 	return err
 }
 

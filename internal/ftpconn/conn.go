@@ -130,8 +130,9 @@ type Conn struct {
 	hello    *helloCounter
 
 	greeting Reply
-	pending  int  // commands sent whose replies are unread
-	broken   bool // a read or write failed: the dialogue is out of step
+	pending  int   // commands sent whose replies are unread
+	expected int64 // final replies the server owes in all: the greeting's and one per command sent
+	broken   bool  // a read or write failed: the dialogue is out of step
 	quit     bool
 
 	dataDialer Dialer // cfg.Dialer for data connections: see dataDialer
@@ -209,6 +210,7 @@ func Dial(ctx context.Context, cfg Config) (_ *Conn, err error) {
 		}
 	}
 	c.pending = 1 // the greeting
+	c.expected = 1
 	if c.greeting, err = c.Reply(); err != nil {
 		return nil, err
 	}
@@ -339,6 +341,7 @@ func (c *Conn) Send(cmds ...string) error {
 		return err
 	}
 	c.pending += len(cmds)
+	c.expected += int64(len(cmds))
 	return nil
 }
 
@@ -461,9 +464,10 @@ type sock struct {
 	wrote   bool     // sent since the last read: the next read is a round trip
 	readers int
 
-	mu    sync.Mutex
-	rbuf  []byte
-	lines int64
+	mu     sync.Mutex
+	rbuf   []byte
+	lines  int64
+	finals int64 // final replies seen (finalLine)
 }
 
 // attach returns the socket as an io.Reader for the connection's one
@@ -488,15 +492,20 @@ func (s *sock) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := s.conn.Read(p)
-	quickAck(s.c.raw)
-	if n > 0 {
-		s.saw(p[:n])
+	if n > 0 && s.saw(p[:n]) < s.c.expected {
+		// More replies are owed; the server may hold them back until
+		// this read is acknowledged (quickAck). When all are in, the
+		// next command carries the acknowledgement, and nothing waits
+		// for it: a setsockopt saved per reply (strace of an init).
+		quickAck(s.c.raw)
 	}
 	return n, err
 }
 
-// saw splits what arrived into lines and logs them.
-func (s *sock) saw(p []byte) {
+// saw splits what arrived into lines and logs them. It returns how many
+// final replies (the last line of a reply, with a code of 200 or more)
+// have arrived so far.
+func (s *sock) saw(p []byte) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rbuf = append(s.rbuf, p...)
@@ -508,12 +517,27 @@ func (s *sock) saw(p []byte) {
 		if s.c.debug {
 			s.c.log.Debug("< "+strings.TrimRight(string(s.rbuf[:i]), "\r"), "conn", s.c.cfg.ID)
 		}
+		if finalLine(s.rbuf[:i]) {
+			s.finals++
+		}
 		s.rbuf = s.rbuf[i+1:]
 		s.lines++
 	}
 	if len(s.rbuf) > 64<<10 { // not a dialogue: do not grow without end
 		s.rbuf = s.rbuf[:0]
 	}
+	return s.finals
+}
+
+// finalLine reports whether line ends a final reply: a code of 200 or more
+// followed by a space or nothing (RFC 959 section 4.2; a multi-line reply's
+// other lines have a hyphen after the code, or no code).
+func finalLine(line []byte) bool {
+	line = bytes.TrimRight(line, "\r")
+	if len(line) < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' {
+		return false
+	}
+	return len(line) == 3 || line[3] == ' '
 }
 
 // redact hides the argument of commands that carry secrets.

@@ -328,3 +328,24 @@ func TestPassiveAddress(t *testing.T) {
 	}
 	var _ net.Addr
 }
+
+// TestFinalLine: which lines end a reply that the client waits for, so
+// that a read after which none is owed skips its quick ACK.
+func TestFinalLine(t *testing.T) {
+	for line, want := range map[string]bool{
+		"226 Transfer complete.\r": true,
+		"250 Rename successful.":   true,
+		"221":                      true,
+		"150 Ok to send data.\r":   false, // preliminary: the final one follows
+		"211-Features:\r":          false, // a multi-line reply goes on
+		" EPSV\r":                  false,
+		"211 End\r":                true,
+		"550 No such file.":        true,
+		"2x0 odd":                  false,
+		"":                         false,
+	} {
+		if got := ftpconn.FinalLine([]byte(line)); got != want {
+			t.Errorf("finalLine(%q) = %v, want %v", line, got, want)
+		}
+	}
+}

@@ -20,3 +20,6 @@ func PassiveAddr(c *Conn, cmd string, r Reply) (string, error) { return c.passiv
 // RememberGroup makes the next control connections to addr offer g first,
 // as if a TLS 1.3 server there had chosen it.
 func RememberGroup(addr string, g tls.CurveID) { groups.Store(addr, g) }
+
+// FinalLine exposes finalLine.
+func FinalLine(line []byte) bool { return finalLine(line) }

@@ -11,7 +11,8 @@ import (
 // acknowledged the one before it (150); with Linux's delayed ACK that is
 // 40 ms, a whole round trip added to every upload across a WAN (seen in a
 // packet trace of the benchmark's relay). The kernel leaves quick-ACK mode
-// on its own, so it is set again after every read.
+// on its own, so it is set again after every read that leaves replies
+// owed (sock.Read).
 func quickAck(c net.Conn) {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {

@@ -216,3 +216,31 @@ func (a Action) journalKey() string {
 }
 
 func (j journal) forget(path string) { delete(j.Uploaded, path) }
+
+// JournalRead is the journal of an earlier run, read in the background
+// while the caller does other work under the lock, such as reading the
+// marker and planning: at 50 ms RTT the journal's round trip then costs a
+// push nothing. Pass it to the Executor.
+type JournalRead struct {
+	done  chan struct{}
+	j     journal
+	found bool
+}
+
+// StartJournalRead starts reading the journal. The caller must hold the
+// lock: the journal says what an earlier run delivered, and only the
+// lock's holder may trust it until its own run begins.
+func StartJournalRead(ctx context.Context, r remote.Remote) *JournalRead {
+	jr := &JournalRead{done: make(chan struct{})}
+	go func() {
+		defer close(jr.done)
+		jr.j, jr.found = readJournal(ctx, r)
+	}()
+	return jr
+}
+
+// wait returns what readJournal returned.
+func (jr *JournalRead) wait() (journal, bool) {
+	<-jr.done
+	return jr.j, jr.found
+}

@@ -48,6 +48,9 @@ type Executor struct {
 	// written while the uploads run, so that a run killed outright loses
 	// at most that much of its work (default 1 s).
 	JournalEvery time.Duration
+	// Journal, when set, is the journal read early (StartJournalRead);
+	// else Run reads it first.
+	Journal *JournalRead
 }
 
 // Result counts what a run did.
@@ -129,7 +132,13 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	// A failed or interrupted run may have left a journal of what it
 	// delivered; its successors skip those files and keep it until the
 	// deploy completes.
-	jr, found := readJournal(ctx, e.Remote)
+	var jr journal
+	var found bool
+	if e.Journal != nil {
+		jr, found = e.Journal.wait()
+	} else {
+		jr, found = readJournal(ctx, e.Remote)
+	}
 	if found && jr.Run != "" {
 		log.Info("resuming after an earlier run", "run", jr.Run, "recorded", len(jr.Uploaded))
 	}

@@ -35,6 +35,9 @@ type app struct {
 	// brokenLock is the holder of a dead deploy's lock that the lock taken
 	// replaced: that deploy may have left temporary files and a journal.
 	brokenLock *deploy.LockInfo
+	// promptGate, when set, is waited for before asking on the terminal
+	// (see openEarly).
+	promptGate func() error
 	out        *output // --json and CI-native output (report.go, ci.go)
 }
 
@@ -225,8 +228,9 @@ type target struct {
 	repo     *deploy.Repo
 	settings *settings
 	url      *url.URL
-	display  string // the URL without password, for messages
-	local    string // gftp sync: the directory deployed (repo is nil)
+	display  string              // the URL without password, for messages
+	local    string              // gftp sync: the directory deployed (repo is nil)
+	journal  *deploy.JournalRead // read under the lock beside the marker (readJournalEarly)
 }
 
 // lockFlags are the flags of the commands that take the remote lock.
@@ -417,10 +421,16 @@ func (a *app) remoteOptions(ctx context.Context, cmd *cli.Command, s *settings, 
 		}
 		pw = string(p)
 	case credKeychain:
+		if err := a.waitLocal(); err != nil {
+			return o, err
+		}
 		if pw, err = keychainPassword(ctx, st.Keychain, o.User, u.Hostname()); err != nil {
 			return o, err
 		}
 	case credCommand:
+		if err := a.waitLocal(); err != nil {
+			return o, err
+		}
 		if pw, err = runPasswordCommand(ctx, st.PasswordCommand, dir); err != nil {
 			return o, err
 		}
@@ -446,6 +456,9 @@ func runPasswordCommand(ctx context.Context, command, dir string) (string, error
 
 // prompt reads a secret from the terminal without echo.
 func (a *app) prompt(msg string) ([]byte, error) {
+	if err := a.waitLocal(); err != nil {
+		return nil, err
+	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
 		return nil, usageErr("use GFTP_PASSWORD, --password-command or ~/.netrc when there is no terminal", "cannot ask for a password: no terminal")
@@ -554,17 +567,20 @@ func (a *app) begin(ctx context.Context, cmd *cli.Command, checkDirty bool) (*se
 	if err != nil {
 		return nil, err
 	}
+	dial := a.openEarly(ctx, cmd, t)
 	to, err := a.targetCommit(cmd, t)
 	if err != nil {
+		dial.abandon()
 		return nil, err
 	}
 	a.out.rep.setTarget(to)
 	if checkDirty {
 		if err := a.checkDirty(ctx, cmd, t.repo); err != nil {
+			dial.abandon()
 			return nil, err
 		}
 	}
-	r, err := a.open(ctx, cmd, t)
+	r, err := dial.wait()
 	if err != nil {
 		return nil, err
 	}
@@ -585,6 +601,7 @@ func (a *app) initCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer s.close()
+	a.readJournalEarly(ctx, cmd, s)
 	return a.doInit(ctx, cmd, s.target, s.r, s.to)
 }
 
@@ -613,6 +630,7 @@ func (a *app) pushCmd(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer s.close()
+	a.readJournalEarly(ctx, cmd, s)
 	t, r, to := s.target, s.r, s.to
 	all := cmd.Bool("all")
 	var from plumbing.Hash
@@ -691,7 +709,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 		return nil
 	}
 	prog := newProgress(a.stderr, plan, a.verbose >= 0 && a.verbose < 2)
-	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: observers{prog, a.out.rep}, Logger: a.log, Leftovers: a.brokenLock != nil}
+	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: observers{prog, a.out.rep}, Logger: a.log, Leftovers: a.brokenLock != nil, Journal: t.journal}
 	res, err := ex.Run(ctx, plan)
 	prog.Finish()
 	if err != nil {

@@ -73,6 +73,11 @@ type settings struct {
 	file  map[string]string // .git-ftp-config, git-ftp.* keys
 	git   map[string]string // git config (all scopes), git-ftp.* keys
 	env   func(string) string
+	// dir is the repository the git config was read in, and httpProxy
+	// its http.proxy ("" when unset), read in the same git config call
+	// (see proxySetting).
+	dir       string
+	httpProxy string
 }
 
 func loadSettings(ctx context.Context, cmd *cli.Command, repoDir string) (*settings, error) {
@@ -97,6 +102,8 @@ func loadSettings(ctx context.Context, cmd *cli.Command, repoDir string) (*setti
 		if s.git, err = gitConfigList(ctx, repoDir, ""); err != nil {
 			return nil, err
 		}
+		s.dir, s.httpProxy = repoDir, s.git["http.proxy"]
+		delete(s.git, "http.proxy")
 	}
 	return s, nil
 }
@@ -201,7 +208,13 @@ func gitConfigList(ctx context.Context, dir, file string) (map[string]string, er
 		}
 		args = append(args, "-f", file)
 	}
-	args = append(args, "--get-regexp", `^git-ftp\.`)
+	if file == "" {
+		// git-ftp's proxy falls back to http.proxy: read it here rather
+		// than with a git config of its own on the way to connecting.
+		args = append(args, "--get-regexp", `^(git-ftp\.|http\.proxy$)`)
+	} else {
+		args = append(args, "--get-regexp", `^git-ftp\.`)
+	}
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
 	var stderr bytes.Buffer

@@ -16,7 +16,11 @@ import (
 func (a *app) proxySetting(ctx context.Context, s *settings, dir, scheme string, active bool) (string, error) {
 	p, src := s.get("proxy")
 	from := src.String()
-	if src == srcNone && dir != "" {
+	if src == srcNone && dir != "" && dir == s.dir {
+		if s.httpProxy != "" {
+			p, from = strings.TrimSpace(s.httpProxy), "git config http.proxy"
+		}
+	} else if src == srcNone && dir != "" {
 		out, err := exec.CommandContext(ctx, "git", "-C", dir, "config", "--get", "http.proxy").Output()
 		if err == nil {
 			p, from = strings.TrimSpace(string(out)), "git config http.proxy"

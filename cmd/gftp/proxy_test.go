@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v3"
 )
 
 // TestProxySetting: git-ftp's order (-x, git-ftp.proxy, git config
@@ -71,5 +73,34 @@ func TestProxySetting(t *testing.T) {
 				t.Fatalf("proxy = %q, %v; want %q", got, err, c.want)
 			}
 		})
+	}
+}
+
+// TestProxyFromLoadedSettings: http.proxy comes with the git-ftp.* keys in
+// one git config call (no second one on the way to connecting), and is not
+// taken for a git-ftp key.
+func TestProxyFromLoadedSettings(t *testing.T) {
+	t.Setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	t.Setenv("GFTP_PROXY", "")
+	repo := t.TempDir()
+	for _, args := range [][]string{{"init", "-q", repo}, {"-C", repo, "config", "http.proxy", "http://corp:3128"}} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	s, err := loadSettings(context.Background(), &cli.Command{}, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.git["http.proxy"]; ok || len(s.git) != 0 {
+		t.Errorf("git settings = %v, want no keys", s.git)
+	}
+	a := newApp(nil, &bytes.Buffer{}, &bytes.Buffer{})
+	a.log = slog.New(slog.DiscardHandler)
+	t.Setenv("PATH", "") // no git to ask again
+	got, err := a.proxySetting(context.Background(), s, repo, "sftp", false)
+	if err != nil || got != "http://corp:3128" {
+		t.Fatalf("proxy = %q, %v; want http://corp:3128", got, err)
 	}
 }

@@ -243,7 +243,7 @@ func (r *Remote) dial(ctx context.Context) (*link, error) {
 		}
 		return nil, classifyNet(err)
 	}
-	ic := &idleConn{Conn: nc, timeout: r.opts.Timeout}
+	ic := &idleConn{Conn: nc, timeout: r.opts.Timeout, quickAck: quickAcker(nc)}
 
 	creds, err := newCredentials(r.password, r.opts, r.keys)
 	if err != nil {
@@ -313,7 +313,12 @@ func (r *Remote) dial(ctx context.Context) (*link, error) {
 		_ = client.Wait()
 		close(l.dead)
 	}()
-	s, err := l.acquire()
+	s, err := l.openFirst()
+	if err == nil {
+		l.mu.Lock()
+		s.busy++
+		l.mu.Unlock()
+	}
 	if err != nil {
 		client.Close()
 		if errors.Is(err, io.EOF) || !l.alive() {

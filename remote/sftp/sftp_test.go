@@ -45,6 +45,7 @@ type server struct {
 	authorized []ssh.PublicKey
 	silent     bool // accept TCP and never speak: a hung server
 	handlers   *sftplib.Handlers
+	noSFTP     bool // refuse the sftp subsystem
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -161,7 +162,7 @@ func (srv *server) serve(c net.Conn, cfg *ssh.ServerConfig) {
 		}
 		go func() {
 			for req := range creqs {
-				ok := req.Type == "subsystem" && len(req.Payload) > 4 && string(req.Payload[4:]) == "sftp"
+				ok := req.Type == "subsystem" && len(req.Payload) > 4 && string(req.Payload[4:]) == "sftp" && !srv.noSFTP
 				req.Reply(ok, nil)
 				if !ok {
 					continue

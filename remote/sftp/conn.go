@@ -2,7 +2,6 @@ package sftp
 
 import (
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -22,9 +21,8 @@ type idleConn struct {
 	timeout  time.Duration
 	quickAck func() // see quickAcker
 
-	mu     sync.Mutex
-	busy   int
-	writes atomic.Int64 // writes done, for openFirst
+	mu   sync.Mutex
+	busy int
 }
 
 func (c *idleConn) begin() {
@@ -62,22 +60,7 @@ func (c *idleConn) Read(p []byte) (int, error) {
 
 func (c *idleConn) Write(p []byte) (int, error) {
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
-	n, err := c.Conn.Write(p)
-	c.writes.Add(1)
-	return n, err
-}
-
-// wroteSince waits until the connection has seen a write after the n-th,
-// for at most d, and says whether it did.
-func (c *idleConn) wroteSince(n int64, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for c.writes.Load() == n {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Microsecond)
-	}
-	return true
+	return c.Conn.Write(p)
 }
 
 // link is one SSH connection and the SFTP sessions opened over it. Each SFTP
@@ -167,62 +150,6 @@ func (l *link) open() (*session, error) {
 	defer l.conn.end()
 	c, err := sftplib.NewClient(l.ssh, l.opts...)
 	if err != nil {
-		return nil, err
-	}
-	s := &session{c: c}
-	l.mu.Lock()
-	if !l.closed {
-		l.sessions = append(l.sessions, s)
-	}
-	l.mu.Unlock()
-	return s, nil
-}
-
-// openFirst starts the connection's first SFTP session, sending the SFTP
-// INIT right behind the subsystem request instead of a round trip after
-// it: sshd handles a channel's messages in order, and starts sftp-server
-// before it reads the INIT. pkg/sftp's NewClient waits for the request's
-// answer first. The request's answer is still awaited, so that a server
-// without the subsystem fails with its own error. Only the first session
-// does this: nothing else writes on the connection yet, so the next write
-// seen is the request's.
-func (l *link) openFirst() (*session, error) {
-	l.conn.begin()
-	defer l.conn.end()
-	ch, reqs, err := l.ssh.OpenChannel("session", nil)
-	if err != nil {
-		return nil, err
-	}
-	go ssh.DiscardRequests(reqs)
-	go func() { _, _ = io.Copy(io.Discard, ch.Stderr()) }()
-	before := l.conn.writes.Load()
-	answered := make(chan error, 1)
-	go func() {
-		ok, err := ch.SendRequest("subsystem", true, ssh.Marshal(struct{ Name string }{"sftp"}))
-		if err == nil && !ok {
-			err = errors.New("ssh: subsystem request failed")
-		}
-		if err != nil {
-			ch.Close() // ends NewClientPipe's wait for the VERSION
-		}
-		answered <- err
-	}()
-	if !l.conn.wroteSince(before, 2*time.Second) {
-		// Not sent yet: wait for its answer, as pkg/sftp does.
-		if err := <-answered; err != nil {
-			return nil, err
-		}
-		answered <- nil
-	}
-	c, err := sftplib.NewClientPipe(ch, ch, l.opts...)
-	if aerr := <-answered; aerr != nil {
-		if c != nil {
-			c.Close()
-		}
-		return nil, aerr
-	}
-	if err != nil {
-		ch.Close()
 		return nil, err
 	}
 	s := &session{c: c}

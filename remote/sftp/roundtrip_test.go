@@ -61,10 +61,10 @@ func TestRemoveRefusesDirectories(t *testing.T) {
 	}
 }
 
-// TestNoSubsystemFailsAtOnce: the first session's INIT goes out before the
-// subsystem request's answer; a server that refuses the subsystem must
-// still fail the connection at once, with that refusal, not after the
-// idle timeout.
+// TestNoSubsystemFailsAtOnce: a server that refuses the sftp subsystem
+// fails the connection at once, with that refusal, not after the idle
+// timeout (a session's INIT must never be sent blind, without the
+// request's answer: see dial).
 func TestNoSubsystemFailsAtOnce(t *testing.T) {
 	isolate(t)
 	srv := startServer(t, &server{noSFTP: true})

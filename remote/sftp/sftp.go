@@ -313,12 +313,12 @@ func (r *Remote) dial(ctx context.Context) (*link, error) {
 		_ = client.Wait()
 		close(l.dead)
 	}()
-	s, err := l.openFirst()
-	if err == nil {
-		l.mu.Lock()
-		s.busy++
-		l.mu.Unlock()
-	}
+	// pkg/sftp sends the session's INIT only once the subsystem request
+	// is answered. Sending it right behind the request would gain
+	// nothing with OpenSSH: sshd opens a session channel with a window
+	// of 0 and grants one only when the subsystem starts, with its
+	// answer (seen in a trace of the bench relay).
+	s, err := l.acquire()
 	if err != nil {
 		client.Close()
 		if errors.Is(err, io.EOF) || !l.alive() {

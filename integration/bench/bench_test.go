@@ -218,6 +218,7 @@ var lftpTool = tool{name: "lftp --parallel=8", cmd: func(f *fixture, srv *server
 type measurement struct {
 	d   time.Duration
 	cpu time.Duration // user + system time of the tool's process and the children it reaped
+	sys time.Duration // the system (kernel) part of cpu
 	// srvCPU is the server's CPU time during the run (its main process
 	// and the session processes it reaped), 0 when unknown.
 	srvCPU time.Duration
@@ -351,6 +352,7 @@ func runOne(t *testing.T, f *fixture, srv *servers.Server, tl tool, ns string, p
 	m := measurement{d: d}
 	if ps := c.ProcessState; ps != nil {
 		m.cpu = ps.UserTime() + ps.SystemTime()
+		m.sys = ps.SystemTime()
 	}
 	if srvOK {
 		// The server's session processes end, and are reaped, just
@@ -513,10 +515,15 @@ func TestBenchSmoke(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestReportSmoke writes a report from made-up figures and checks its
+// rows and the CPU split's arithmetic.
+func TestReportSmoke(t *testing.T) {
 	var b bytes.Buffer
 	r := report{shape: smokeShape, runs: 1, rtt: 50 * time.Millisecond, targets: targets(), results: map[key][]measurement{
-		{"ftpes12", "init", "loopback", g8}:    {{d: time.Second, cpu: time.Second}},
-		{"ftpes12", "init", "loopback", lftp8}: {{d: 3 * time.Second, cpu: 2 * time.Second}},
+		{"ftpes12", "init", "loopback", g8}:    {{d: time.Second, cpu: time.Second, sys: 400 * time.Millisecond}},
+		{"ftpes12", "init", "loopback", lftp8}: {{d: 3 * time.Second, cpu: 2 * time.Second, sys: 600 * time.Millisecond}},
 		{"s3", "init", "50 ms RTT", g8}:        {{d: 2 * time.Second}},
 		{"s3", "init", "50 ms RTT", awsSync}:   {{d: 20 * time.Second}},
 	}}
@@ -524,6 +531,8 @@ func TestBenchSmoke(t *testing.T) {
 	for _, want := range []string{
 		"| init | loopback | 1.00 s | 3.00 s | not run | 3.0× | – | – | 1.00 s | 2.00 s | – |",
 		"| init | 50 ms RTT | 2.00 s | not run | 20.0 s | – | 10.0× | 40.00 (floor 1) |",
+		"| 50% | 1.00 s |",
+		"gftp's system time takes 0.40 s of it, which leaves 0.60 s (25000 µs per file)",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
@@ -617,7 +626,7 @@ func TestBenchmark(t *testing.T) {
 		k := key{tg.id, op, network, tl.name}
 		rep.results[k] = append(rep.results[k], m)
 		loads = append(loads, loadAvg())
-		status := fmt.Sprintf("%v cpu %v server %v", m.d.Round(time.Millisecond), m.cpu.Round(time.Millisecond), m.srvCPU.Round(time.Millisecond))
+		status := fmt.Sprintf("%v cpu %v sys %v server %v", m.d.Round(time.Millisecond), m.cpu.Round(time.Millisecond), m.sys.Round(time.Millisecond), m.srvCPU.Round(time.Millisecond))
 		if m.err != nil {
 			status = "FAILED: " + m.err.Error()
 		}

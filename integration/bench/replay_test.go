@@ -19,7 +19,7 @@ import (
 // lines sampled during that run (for the machine-load line), if any.
 
 var (
-	replayRow = regexp.MustCompile(`bench_test\.go:\d+: (\S+)\s+(init|push)\s+(loopback|50 ms RTT)\s+(.+?)\s+(\d[0-9.hmµns]*s) cpu (\S+) server (\S+) ?(.*)$`)
+	replayRow = regexp.MustCompile(`bench_test\.go:\d+: (\S+)\s+(init|push)\s+(loopback|50 ms RTT)\s+(.+?)\s+(\d[0-9.hmµns]*s) cpu (\S+)(?: sys (\S+))? server (\S+) ?(.*)$`)
 	replayBad = regexp.MustCompile(`bench_test\.go:\d+: (\S+)\s+(init|push)\s+(loopback|50 ms RTT)\s+(.+?)\s+FAILED: (.*)$`)
 	replayRTT = regexp.MustCompile(`TCP connect across the WAN: (\S+)`)
 	replayEnd = regexp.MustCompile(`--- (?:PASS|FAIL): TestBenchmark \(([0-9.]+)s\)`)
@@ -51,7 +51,11 @@ func replay(t *testing.T, logFile, loadFile string) report {
 		line := sc.Text()
 		if m := replayRow.FindStringSubmatch(line); m != nil {
 			k := key{m[1], m[2], m[3], m[4]}
-			rep.results[k] = append(rep.results[k], measurement{d: dur(m[5]), cpu: dur(m[6]), srvCPU: dur(m[7]), log: strings.TrimSpace(m[8])})
+			ms := measurement{d: dur(m[5]), cpu: dur(m[6]), srvCPU: dur(m[8]), log: strings.TrimSpace(m[9])}
+			if m[7] != "" { // runs before the system time was logged
+				ms.sys = dur(m[7])
+			}
+			rep.results[k] = append(rep.results[k], ms)
 		} else if m := replayBad.FindStringSubmatch(line); m != nil {
 			k := key{m[1], m[2], m[3], m[4]}
 			rep.results[k] = append(rep.results[k], measurement{err: errors.New(m[5])})
@@ -106,4 +110,25 @@ func replay(t *testing.T, logFile, loadFile string) report {
 	rep.notes = append(rep.notes, note+".")
 	rep.versions = versions()
 	return rep
+}
+
+// TestReplayRow reads a run's row with and without the system time that
+// later runs log.
+func TestReplayRow(t *testing.T) {
+	for _, c := range []struct {
+		line     string
+		cpu, sys string
+		srv, log string
+	}{
+		{"    bench_test.go:623: ftpes12  init  loopback  gftp -j 8              2.5s cpu 2.1s sys 1.2s server 3s ftp statistics connections=8", "2.1s", "1.2s", "3s", "ftp statistics connections=8"},
+		{"    bench_test.go:620: ftpes12  init  loopback  lftp --parallel=8      3.1s cpu 2.9s server 4.2s ", "2.9s", "", "4.2s", ""},
+	} {
+		m := replayRow.FindStringSubmatch(c.line)
+		if m == nil {
+			t.Fatalf("%q: no match", c.line)
+		}
+		if m[6] != c.cpu || m[7] != c.sys || m[8] != c.srv || strings.TrimSpace(m[9]) != c.log {
+			t.Errorf("%q: cpu %q sys %q server %q log %q", c.line, m[6], m[7], m[8], m[9])
+		}
+	}
 }

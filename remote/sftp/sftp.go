@@ -333,9 +333,9 @@ func (r *Remote) dial(ctx context.Context) (*link, error) {
 }
 
 // run does fn on a session of a live connection. When ctx ends first, run
-// returns at once; onCancel (if any) runs first, to stop fn from touching
-// the caller's data, and fn finishes in the background, bounded by the idle
-// deadline.
+// returns at once, or, when onCancel is given (an upload), runs onCancel to
+// stop fn from touching the caller's data and waits up to cancelGrace for
+// fn to end; fn finishes in the background, bounded by the idle deadline.
 func (r *Remote) run(ctx context.Context, op, name string, fn func(*sftplib.Client) error, onCancel func()) error {
 	if err := ctx.Err(); err != nil {
 		return &fs.PathError{Op: op, Path: name, Err: err}
@@ -374,10 +374,26 @@ func (r *Remote) runOn(ctx context.Context, l *link, op, name string, fn func(*s
 	case <-ctx.Done():
 		if onCancel != nil {
 			onCancel()
+			// What was cancelled may still be under way on the server:
+			// an upload's OPEN creates its file. Wait a little for fn to
+			// end, so that what the caller does next (removing the
+			// temporary file, on another session) comes after it, and
+			// no file appears once the caller has cleaned up.
+			t := time.NewTimer(cancelGrace)
+			select {
+			case <-done:
+			case <-t.C:
+			}
+			t.Stop()
 		}
 		return &fs.PathError{Op: op, Path: name, Err: ctx.Err()}
 	}
 }
+
+// cancelGrace bounds how long a cancelled upload is waited for (see
+// runOn): a few round trips, well inside the 5 s in which an interrupted
+// deploy must have exited.
+const cancelGrace = 2 * time.Second
 
 // Stat implements remote.Remote.
 func (r *Remote) Stat(ctx context.Context, name string) (remote.FileInfo, error) {

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -680,6 +681,77 @@ func TestPutCancelled(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Put did not return after cancel")
+	}
+}
+
+// gatePut holds the OPEN of each upload named in gates until its channel is
+// closed, then creates the file as the handler it wraps does.
+type gatePut struct {
+	sftplib.FileWriter
+	gates   map[string]chan struct{} // by base name; set before use
+	entered chan string
+}
+
+func (g gatePut) Filewrite(r *sftplib.Request) (io.WriterAt, error) {
+	if ch := g.gates[path.Base(r.Filepath)]; ch != nil {
+		g.entered <- path.Base(r.Filepath)
+		<-ch
+	}
+	return g.FileWriter.Filewrite(r)
+}
+
+// An upload cancelled while its OPEN is still on the server must not leave
+// its file behind once the caller has removed it. Before, Put returned at
+// once; the caller's removal of the temporary file (remote.PutViaTemp) ran
+// on another, idle session, found nothing, and the OPEN created the file
+// after it. TestCrashSIGTERM on sshd found it in CI.
+func TestPutCancelledNoFileAfterRemove(t *testing.T) {
+	isolate(t)
+	h := sftplib.InMemHandler()
+	const tmp = ".gftp-tmp-test-1"
+	gp := gatePut{h.FilePut, map[string]chan struct{}{"hold": make(chan struct{}), tmp: make(chan struct{})}, make(chan string, 2)}
+	h.FilePut = gp
+	srv := startServer(t, &server{handlers: &h})
+	defer close(gp.gates["hold"])
+	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
+	r, err := open(t, srv, "/", remote.Options{Password: testPassword, KnownHosts: kh, Jobs: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := context.Background()
+	// Session A: an upload held on the server; a second request behind it
+	// makes the remote open session B.
+	go func() { _ = r.Put(bg, "hold", strings.NewReader("x"), 1) }()
+	<-gp.entered
+	go func() { _, _ = r.Stat(bg, "") }()
+	time.Sleep(300 * time.Millisecond)
+	// Session B: the upload that is cancelled; a request behind it makes
+	// the remote open session C, where the removal goes.
+	ctx, cancel := context.WithCancel(bg)
+	errc := make(chan error, 1)
+	go func() { errc <- r.Put(ctx, tmp, strings.NewReader("content"), 7) }()
+	if got := <-gp.entered; got != tmp {
+		t.Fatalf("entered %q", got)
+	}
+	go func() { _, _ = r.Stat(bg, "") }()
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		close(gp.gates[tmp])
+		close(released)
+	}()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put: got %v, want context.Canceled", err)
+	}
+	_ = r.Remove(bg, tmp) // what remote.PutViaTemp does after a failed upload
+	<-released
+	time.Sleep(200 * time.Millisecond) // a pending OPEN has created its file by now
+	if fi, err := r.Stat(bg, tmp); err == nil {
+		t.Fatalf("%s is on the server after its upload was cancelled and it was removed: %+v", tmp, fi)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Stat: %v", err)
 	}
 }
 

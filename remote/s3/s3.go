@@ -279,12 +279,13 @@ func newRemote(ctx context.Context, bucket, prefix string, opts remote.Options, 
 		tr = http.DefaultTransport.(*http.Transport).Clone()
 		setup(tr)
 	}
-	cfg.HTTPClient = &http.Client{
+	hc := &http.Client{
 		Transport: tr,
 		// S3 answers a wrong region with 301 or 307; the SDK must see
 		// that answer (to report it), not follow it.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	cfg.HTTPClient = hc
 	fromProfile := cfg.Region != "" && opts.S3Region == "" && forceRegion == "" &&
 		os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == ""
 	if cfg.Region == "" {
@@ -314,7 +315,7 @@ func newRemote(ctx context.Context, bucket, prefix string, opts remote.Options, 
 		o.UsePathStyle = opts.S3PathStyle
 		o.APIOptions = append(o.APIOptions, addLogger(opts.Logger, r.sem))
 	})
-	r.direct = newDirect(r.client, cfg.HTTPClient.(*http.Client), bucket)
+	r.direct = newDirect(r.client, hc, bucket)
 	//lint:ignore SA1019 see the uploader field
 	r.uploader = manager.NewUploader(r.client, func(u *manager.Uploader) {
 		u.Concurrency = min(opts.Jobs, manager.DefaultUploadConcurrency)

@@ -31,7 +31,10 @@ func FuzzParseURL(f *testing.F) {
 			}
 		}
 		if err != nil {
-			if pw != "" && strings.Contains(err.Error(), pw) {
+			// The password may still appear where the rest of the input
+			// has the same text (a user name "0000" with password "0000"):
+			// count it only past those occurrences.
+			if pw != "" && strings.Count(err.Error(), pw) > strings.Count(strings.Replace(raw, ":"+pw+"@", ":@", 1), pw) {
 				t.Fatalf("error %q shows the password %q", err, pw)
 			}
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -68,6 +69,60 @@ func TestExecutorInFlightFromTransport(t *testing.T) {
 			}
 			if got := served(t, dir)["d/f39.txt"]; got != "file 39" {
 				t.Errorf("d/f39.txt on the target: %q", got)
+			}
+		})
+	}
+}
+
+// oneCPU is a transport that asks for one CPU (remote.ProcsLimiter) and
+// records GOMAXPROCS while its uploads run.
+type oneCPU struct {
+	remote.Remote
+	procs atomic.Int32
+}
+
+func (o *oneCPU) MaxProcs() int { return 1 }
+
+func (o *oneCPU) Put(ctx context.Context, name string, r io.Reader, size int64) error {
+	if strings.HasPrefix(name, "d/") {
+		o.procs.Store(int32(runtime.GOMAXPROCS(0)))
+	}
+	return o.Remote.Put(ctx, name, r, size)
+}
+
+// TestExecutorMaxProcsFromTransport: while the uploads run, GOMAXPROCS is
+// what the transport asks for, and afterwards it is back; a GOMAXPROCS in
+// the environment wins.
+func TestExecutorMaxProcsFromTransport(t *testing.T) {
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	g := gittest.New(t)
+	g.Write("d/a.txt", []byte("a"))
+	g.Git("add", "-A")
+	g.Git("commit", "-q", "-m", "a")
+	for _, tc := range []struct {
+		env  string
+		want int32
+	}{{env: "", want: 1}, {env: "2", want: 2}} {
+		t.Run("GOMAXPROCS="+tc.env, func(t *testing.T) {
+			t.Setenv("GOMAXPROCS", tc.env)
+			dir := t.TempDir()
+			l, err := local.New(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := &oneCPU{Remote: l}
+			if _, _, err := deployOn(t, g.Dir, o, deploy.PlanOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := o.procs.Load(); got != tc.want {
+				t.Errorf("GOMAXPROCS during the upload: %d, want %d", got, tc.want)
+			}
+			if got := runtime.GOMAXPROCS(0); got != 2 {
+				t.Errorf("GOMAXPROCS after the run: %d, want 2", got)
+			}
+			if got := served(t, dir)["d/a.txt"]; got != "a" {
+				t.Errorf("d/a.txt on the target: %q", got)
 			}
 		})
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,6 +53,19 @@ type Executor struct {
 	// Journal, when set, is the journal read early (StartJournalRead);
 	// else Run reads it first.
 	Journal *JournalRead
+}
+
+// limitProcs lowers GOMAXPROCS to what r's transport makes use of
+// (remote.ProcsLimiter) and returns what puts it back. A GOMAXPROCS in the
+// environment is the user's choice and stays.
+func limitProcs(r remote.Remote, log *slog.Logger) func() {
+	n := remote.MaxProcs(r)
+	if n == 0 || os.Getenv("GOMAXPROCS") != "" || n >= runtime.GOMAXPROCS(0) {
+		return func() {}
+	}
+	prev := runtime.GOMAXPROCS(n)
+	log.Debug("CPUs for the transfers", "gomaxprocs", n, "was", prev)
+	return func() { runtime.GOMAXPROCS(prev) }
 }
 
 // Result counts what a run did.
@@ -125,6 +140,7 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	jobs := remote.InFlight(e.Remote, e.Jobs)
+	defer limitProcs(e.Remote, log)()
 	var (
 		mu       sync.Mutex
 		failures []Failure

@@ -579,6 +579,24 @@ type Concurrency interface {
 	InFlight() int
 }
 
+// ProcsLimiter is implemented by transports whose transfers are bound by
+// round trips and system calls, not by the client's computing: running Go
+// code on more CPUs than MaxProcs only adds the scheduler's work. The
+// executor lowers GOMAXPROCS to it while the transfers run (unless the
+// GOMAXPROCS environment variable is set).
+type ProcsLimiter interface {
+	// MaxProcs is the most CPUs worth running Go code on (at least 1).
+	MaxProcs() int
+}
+
+// MaxProcs returns r's transport's ProcsLimiter figure, or 0 when it has none.
+func MaxProcs(r Remote) int {
+	if l, ok := As[ProcsLimiter](r); ok {
+		return max(l.MaxProcs(), 1)
+	}
+	return 0
+}
+
 // InFlight returns how many operations to run at once against r: its
 // transport's Concurrency where it has one, else jobs (one per connection).
 func InFlight(r Remote, jobs int) int {

@@ -32,6 +32,7 @@ import (
 	"github.com/gftp/gftp/remote/ftp"
 	"github.com/gftp/gftp/remote/ftp/ftptest"
 	"github.com/gftp/gftp/remote/remotetest"
+	"github.com/gftp/gftp/remote/retry"
 )
 
 // logBuf collects log lines for assertions.
@@ -633,5 +634,21 @@ func TestCancelBlockedRead(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("cancel took %v", d)
+	}
+}
+
+// TestMaxProcsThroughOpen: an FTP target, as Open returns it (name checks
+// around the transport) and with retries around that, asks the executor
+// for one CPU.
+func TestMaxProcsThroughOpen(t *testing.T) {
+	srv := start(t, ftptest.Config{})
+	opened, err := open(t, srv.URL(), remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := retry.New(opened, retry.Policy{})
+	defer r.Close()
+	if got := remote.MaxProcs(r); got != 1 {
+		t.Errorf("remote.MaxProcs(ftp) = %d, want 1", got)
 	}
 }

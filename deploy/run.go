@@ -217,6 +217,17 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 			}
 		}()
 	}
+	// The deletes' checks go out with the uploads (remote.RemovePreparer):
+	// at 50 ms RTT, a round trip less after the uploads.
+	if _, batch := remote.As[remote.BatchRemover](e.Remote); !batch && len(p.Deletes) > 0 {
+		if rp, ok := remote.As[remote.RemovePreparer](e.Remote); ok {
+			names := make([]string, len(p.Deletes))
+			for i, a := range p.Deletes {
+				names[i] = a.Path
+			}
+			rp.PrepareRemove(ctx, names)
+		}
+	}
 	var sent atomic.Int64
 	var uploaded, resumed atomic.Int64
 	parallel(ctx, jobs, p.Uploads, func(a Action) {

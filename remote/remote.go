@@ -518,6 +518,16 @@ type BatchRemover interface {
 	RemoveAll(ctx context.Context, names []string) error
 }
 
+// RemovePreparer is implemented by transports whose Remove checks the name
+// before removing it (SFTP refuses a directory with an LSTAT ahead of its
+// REMOVE). Given the names early, while the uploads run, they check them
+// then, and Remove costs one round trip instead of two. A name this Remote
+// writes in between (Put, Mkdir, Rename) is checked again by its Remove;
+// Remove works the same without PrepareRemove.
+type RemovePreparer interface {
+	PrepareRemove(ctx context.Context, names []string)
+}
+
 // DirRemover is implemented by transports that remove a directory and the
 // files in it that the caller names in one exchange (FTP pipelines the
 // DELEs and the RMD). A named file that is not there is not an error; a

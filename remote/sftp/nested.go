@@ -20,6 +20,7 @@ import (
 // (and fail, its parent missing), it is sent again after the first.
 func (r *Remote) MkdirNested(ctx context.Context, dir, sub string) (dirErr, subErr error) {
 	inner := path.Join(dir, sub)
+	r.forget(dir, inner)
 	err := r.run(ctx, "mkdir", dir, func(c *sftplib.Client) error {
 		first := make(chan error, 1)
 		go func() { first <- mkdirOn(c, r.path(dir)) }()

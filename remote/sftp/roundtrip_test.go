@@ -7,8 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	sftplib "github.com/pkg/sftp"
 
 	"github.com/gftp/gftp/remote"
 )
@@ -76,5 +79,87 @@ func TestNoSubsystemFailsAtOnce(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("the refusal took %v", d)
+	}
+}
+
+// countingLister counts the STAT and LSTAT requests a RequestServer gets.
+type countingLister struct {
+	sftplib.FileLister
+	stats *atomic.Int32
+}
+
+func (l countingLister) Filelist(r *sftplib.Request) (sftplib.ListerAt, error) {
+	if r.Method == "Stat" || r.Method == "Lstat" {
+		l.stats.Add(1)
+	}
+	return l.FileLister.Filelist(r)
+}
+
+// TestPrepareRemoveSendsRemoveAlone: once PrepareRemove has checked the
+// names, Remove sends no LSTAT of its own (a round trip saved), still
+// refuses a directory, reports a name found missing as missing, and checks
+// again a name written since (Put).
+func TestPrepareRemoveSendsRemoveAlone(t *testing.T) {
+	isolate(t)
+	var stats atomic.Int32
+	h := sftplib.InMemHandler()
+	h.FileList = countingLister{h.FileList, &stats}
+	srv := startServer(t, &server{handlers: &h})
+	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
+	r, err := open(t, srv, "/", remote.Options{Password: testPassword, KnownHosts: kh, Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, f := range []string{"a", "b"} {
+		if err := r.Put(ctx, f, strings.NewReader(f), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Mkdir(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	rp, ok := remote.As[remote.RemovePreparer](r)
+	if !ok {
+		t.Fatal("the sftp transport is no remote.RemovePreparer")
+	}
+	before := stats.Load()
+	rp.PrepareRemove(ctx, []string{"a", "d", "gone", "b"})
+	for deadline := time.Now().Add(5 * time.Second); stats.Load() < before+4; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d checks reached the server, want 4", stats.Load()-before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the answers are in
+	if err := r.Put(ctx, "b", strings.NewReader("B"), 1); err != nil {
+		t.Fatal(err)
+	}
+	n := stats.Load()
+	if err := r.Remove(ctx, "a"); err != nil {
+		t.Errorf("remove a: %v", err)
+	}
+	if err := r.Remove(ctx, "d"); err == nil || !strings.Contains(err.Error(), "directory") {
+		t.Errorf("remove d: %v, want a directory refused", err)
+	}
+	if err := r.Remove(ctx, "gone"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("remove gone: %v, want fs.ErrNotExist", err)
+	}
+	if got := stats.Load() - n; got != 0 {
+		t.Errorf("removes of prepared names sent %d STAT/LSTAT requests, want 0", got)
+	}
+	if err := r.Remove(ctx, "b"); err != nil {
+		t.Errorf("remove b: %v", err)
+	}
+	if got := stats.Load() - n; got != 1 {
+		t.Errorf("remove of b, written after PrepareRemove, sent %d STAT/LSTAT requests, want 1 (checked again)", got)
+	}
+	for _, f := range []string{"a", "b"} {
+		if _, err := r.Stat(ctx, f); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s is still there: %v", f, err)
+		}
+	}
+	if fi, err := r.Stat(ctx, "d"); err != nil || !fi.IsDir {
+		t.Errorf("directory d is gone: %v", err)
 	}
 }

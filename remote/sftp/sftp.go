@@ -67,6 +67,9 @@ type Remote struct {
 
 	handshake atomic.Pointer[idleConn] // the connection being set up
 
+	preMu sync.Mutex
+	pre   map[string]*prestat // LSTATs sent ahead of Remove (PrepareRemove)
+
 	mu     sync.Mutex
 	link   *link
 	closed bool
@@ -625,6 +628,7 @@ func (rd *reader) Close() error {
 // size, so that File.ReadFrom keeps up to 64 writes in flight instead of
 // waiting for each 32 KiB one in turn.
 func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64) error {
+	r.forget(name)
 	pr := &putReader{ctx: ctx, r: src, n: size}
 	return r.run(ctx, "put", name, func(c *sftplib.Client) error {
 		f, err := c.OpenFile(r.path(name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
@@ -700,6 +704,7 @@ func (p *putReader) stop() {
 // replaces the target in one step. Without it, SFTP v3 rename refuses an
 // existing target, so the target is removed first.
 func (r *Remote) Rename(ctx context.Context, from, to string) error {
+	r.forget(from, to)
 	return r.run(ctx, "rename", to, func(c *sftplib.Client) error {
 		if _, ok := c.HasExtension("posix-rename@openssh.com"); ok {
 			return c.PosixRename(r.path(from), r.path(to))
@@ -719,12 +724,19 @@ func (r *Remote) Rename(ctx context.Context, from, to string) error {
 }
 
 // Remove implements remote.Remote. SFTP's REMOVE would do for a file, but
-// pkg/sftp's Remove falls back to RMDIR, so a directory is refused first.
+// pkg/sftp's Remove falls back to RMDIR, so a directory is refused first,
+// with an LSTAT; PrepareRemove sends that one ahead.
 func (r *Remote) Remove(ctx context.Context, name string) error {
+	fi, err, ok := r.prestated(ctx, name)
+	if ok && err != nil {
+		return retarget("remove", name, err)
+	}
 	return r.run(ctx, "remove", name, func(c *sftplib.Client) error {
-		fi, err := c.Lstat(r.path(name))
-		if err != nil {
-			return err
+		if !ok {
+			var err error
+			if fi, err = c.Lstat(r.path(name)); err != nil {
+				return err
+			}
 		}
 		if fi.IsDir() {
 			return errors.New("is a directory")
@@ -735,6 +747,7 @@ func (r *Remote) Remove(ctx context.Context, name string) error {
 
 // Mkdir implements remote.Remote (see mkdirOn).
 func (r *Remote) Mkdir(ctx context.Context, name string) error {
+	r.forget(name)
 	return r.run(ctx, "mkdir", name, func(c *sftplib.Client) error {
 		return mkdirOn(c, r.path(name))
 	}, nil)
@@ -742,6 +755,7 @@ func (r *Remote) Mkdir(ctx context.Context, name string) error {
 
 // Rmdir implements remote.Remote.
 func (r *Remote) Rmdir(ctx context.Context, name string) error {
+	r.forget(name)
 	return r.run(ctx, "rmdir", name, func(c *sftplib.Client) error {
 		return c.RemoveDirectory(r.path(name))
 	}, nil)

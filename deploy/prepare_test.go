@@ -1,0 +1,70 @@
+package deploy_test
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/gftp/gftp/deploy"
+	"github.com/gftp/gftp/internal/gittest"
+	"github.com/gftp/gftp/remote"
+	"github.com/gftp/gftp/remote/local"
+)
+
+// preparing is a remote.RemovePreparer that records the names it was
+// given, and whether any Remove came first.
+type preparing struct {
+	remote.Remote
+	mu       sync.Mutex
+	prepared []string
+	removed  []string // removes before PrepareRemove
+}
+
+func (p *preparing) PrepareRemove(_ context.Context, names []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prepared = append(p.prepared, names...)
+}
+
+func (p *preparing) Remove(ctx context.Context, name string) error {
+	p.mu.Lock()
+	if p.prepared == nil {
+		p.removed = append(p.removed, name)
+	}
+	p.mu.Unlock()
+	return p.Remote.Remove(ctx, name)
+}
+
+// TestDeletesPrepared: the executor hands a remote.RemovePreparer the
+// deletes' names before the first delete, so that SFTP checks them while
+// the uploads run.
+func TestDeletesPrepared(t *testing.T) {
+	g := gittest.New(t)
+	g.Write("keep.txt", []byte("keep"))
+	g.Write("a/gone.txt", []byte("gone"))
+	g.Write("b.txt", []byte("b"))
+	g.Commit("one")
+	dir := t.TempDir()
+	if _, _, err := deployTo(t, g.Dir, dir, deploy.PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	g.Remove("a/gone.txt")
+	g.Remove("b.txt")
+	g.Write("keep.txt", []byte("changed"))
+	g.Commit("two")
+	lr, err := local.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &preparing{Remote: lr}
+	if _, _, err := deployOn(t, g.Dir, p, deploy.PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a/gone.txt", "b.txt"}; !reflect.DeepEqual(p.prepared, want) || len(p.removed) > 0 {
+		t.Errorf("prepared %q (removed before: %q), want %q before any remove", p.prepared, p.removed, want)
+	}
+	if files := served(t, dir); !reflect.DeepEqual(files, map[string]string{"keep.txt": "changed"}) {
+		t.Errorf("served %q", files)
+	}
+}

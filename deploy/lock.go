@@ -264,6 +264,10 @@ type LockOptions struct {
 	// deploy. An existing root costs nothing more than the lock itself.
 	// Without it, a missing root is ErrNoMarker: nothing was deployed there.
 	CreateRoot bool
+	// Read names the files the caller reads once it holds the lock (the
+	// marker, the journal). A transport that can (remote.PreOpener) opens
+	// them in the lock's own exchange, after the lock is made.
+	Read []string
 }
 
 // AcquireLock takes the remote lock for info, or fails with *LockedError.
@@ -273,6 +277,9 @@ func AcquireLock(ctx context.Context, r remote.Remote, info LockInfo, opts LockO
 	var created []string
 	var broken *LockInfo
 	races := 0
+	if p, ok := remote.As[remote.PreOpener](r); ok && len(opts.Read) > 0 {
+		p.PreOpen(opts.Read...)
+	}
 	for attempt := 0; ; attempt++ {
 		l, err := tryLock(ctx, r, info)
 		var race *lockRace

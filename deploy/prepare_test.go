@@ -68,3 +68,46 @@ func TestDeletesPrepared(t *testing.T) {
 		t.Errorf("served %q", files)
 	}
 }
+
+// preOpening is a remote.PreOpener that records the names it was given,
+// and whether they came before the lock's mkdir.
+type preOpening struct {
+	remote.Remote
+	mu     sync.Mutex
+	names  []string
+	mkdirs int // before PreOpen
+}
+
+func (p *preOpening) PreOpen(names ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.names = append(p.names, names...)
+}
+
+func (p *preOpening) Mkdir(ctx context.Context, name string) error {
+	p.mu.Lock()
+	if p.names == nil {
+		p.mkdirs++
+	}
+	p.mu.Unlock()
+	return p.Remote.Mkdir(ctx, name)
+}
+
+// TestLockPreOpensReads: AcquireLock hands LockOptions.Read to a
+// remote.PreOpener before it makes the lock, so that SFTP opens the marker
+// and the journal in the lock's round trip.
+func TestLockPreOpensReads(t *testing.T) {
+	lr, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &preOpening{Remote: lr}
+	l, err := deploy.AcquireLock(context.Background(), p, deploy.NewLockInfo("push", ""), deploy.LockOptions{Read: []string{deploy.DefaultMarker, deploy.JournalName}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	if want := []string{deploy.DefaultMarker, deploy.JournalName}; !reflect.DeepEqual(p.names, want) || p.mkdirs > 0 {
+		t.Errorf("PreOpen got %q after %d mkdirs, want %q before the lock's", p.names, p.mkdirs, want)
+	}
+}

@@ -547,6 +547,17 @@ type NestedDirMaker interface {
 	RmdirNested(ctx context.Context, dir, sub string) error
 }
 
+// PreOpener is implemented by transports that can open files in the same
+// exchange as the lock's MkdirNested, yet certainly after the lock is made
+// (SFTP sends the OPENs behind the MKDIR on one session, whose requests
+// OpenSSH handles in order): the names given are opened by the next
+// MkdirNested, and Open of one of them then only reads. When MkdirNested
+// does not make the directory, they are closed unread, and Open opens
+// afresh.
+type PreOpener interface {
+	PreOpen(names ...string)
+}
+
 // Hasher is implemented by transports whose server can digest a file it
 // holds (FTP HASH, XSHA256, XSHA1, XMD5 or MD5; an S3 object's ETag; a
 // local file), so that a resumed deploy can tell a file that arrived intact

@@ -244,8 +244,9 @@ func lockFlags() []cli.Flag {
 
 // lock takes the remote lock unless --no-lock or --dry-run, and returns
 // its release, which runs however the command ends. The lock names its
-// holder from the start (deploy.AcquireLock).
-func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commit string) (release func(), err error) {
+// holder from the start (deploy.AcquireLock). reads are the files read
+// once it is held (deploy.LockOptions.Read).
+func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commit string, reads ...string) (release func(), err error) {
 	if cmd.Bool("no-lock") || cmd.Bool("dry-run") {
 		return func() {}, a.rootWithoutLock(ctx, cmd, r)
 	}
@@ -254,6 +255,7 @@ func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commi
 		Break:      cmd.Bool("break-lock"),
 		Warn:       func(msg string) { a.warn("%s", msg) },
 		CreateRoot: createsRoot(cmd),
+		Read:       reads,
 	})
 	if err != nil {
 		return nil, err
@@ -584,7 +586,7 @@ func (a *app) begin(ctx context.Context, cmd *cli.Command, checkDirty bool) (*se
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := a.lock(ctx, cmd, r, to.Hash.String())
+	unlock, err := a.lock(ctx, cmd, r, to.Hash.String(), a.markerName(t), deploy.JournalName)
 	if err != nil {
 		r.Close()
 		return nil, err

@@ -1,7 +1,9 @@
 package sftp
 
 import (
+	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -83,6 +85,7 @@ type link struct {
 
 type session struct {
 	c      *sftplib.Client
+	w      *sessionWriter
 	busy   int
 	broken bool
 }
@@ -148,17 +151,115 @@ func (l *link) acquire() (*session, error) {
 func (l *link) open() (*session, error) {
 	l.conn.begin()
 	defer l.conn.end()
-	c, err := sftplib.NewClient(l.ssh, l.opts...)
+	s, err := l.start()
 	if err != nil {
 		return nil, err
 	}
-	s := &session{c: c}
 	l.mu.Lock()
 	if !l.closed {
 		l.sessions = append(l.sessions, s)
 	}
 	l.mu.Unlock()
 	return s, nil
+}
+
+// start opens a session channel and starts the sftp subsystem on it, as
+// pkg/sftp's NewClient does, but with the channel in our hands: its writes
+// go through a sessionWriter.
+func (l *link) start() (*session, error) {
+	ch, reqs, err := l.ssh.OpenChannel("session", nil)
+	if err != nil {
+		return nil, err
+	}
+	go ssh.DiscardRequests(reqs) // exit-status and the like
+	ok, err := ch.SendRequest("subsystem", true, ssh.Marshal(struct{ Name string }{"sftp"}))
+	if err == nil && !ok {
+		err = errors.New("ssh: subsystem request failed")
+	}
+	if err != nil {
+		ch.Close()
+		return nil, err
+	}
+	go func() { _, _ = io.Copy(io.Discard, ch.Stderr()) }()
+	w := &sessionWriter{Channel: ch}
+	c, err := sftplib.NewClientPipe(ch, w, l.opts...)
+	if err != nil {
+		ch.Close()
+		return nil, err
+	}
+	return &session{c: c, w: w}, nil
+}
+
+// sessionWriter is an SFTP session's channel as pkg/sftp writes to it,
+// one request at a time (header, then payload). It tells a waiter when a
+// given request has gone out, so that a request can follow it without
+// waiting for its answer, yet certainly behind it (see Remote.MkdirNested).
+type sessionWriter struct {
+	ssh.Channel
+	mu    sync.Mutex
+	left  int // bytes of the request being written still to come
+	cur   []byte
+	waits []sentWait
+}
+
+type sentWait struct {
+	typ  byte
+	path string
+	done chan struct{}
+}
+
+// SFTP request types (draft-ietf-secsh-filexfer-02 section 3).
+const fxpMkdir = 14
+
+// sent returns a channel closed once a request of type typ whose first
+// field is the string path has been written in full.
+func (w *sessionWriter) sent(typ byte, path string) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	done := make(chan struct{})
+	w.waits = append(w.waits, sentWait{typ, path, done})
+	return done
+}
+
+func (w *sessionWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.left == 0 && len(p) >= 5 {
+		// A request starts: uint32 length, byte type, uint32 id, ...
+		w.left = int(binary.BigEndian.Uint32(p)) + 4
+		w.cur = append(w.cur[:0], p[:min(len(p), 13+4096)]...)
+	}
+	n, err := w.Channel.Write(p)
+	w.left -= n
+	if err != nil || w.left < 0 {
+		w.left = 0
+	}
+	if w.left == 0 && len(w.waits) > 0 {
+		w.notify()
+	}
+	return n, err
+}
+
+// notify closes the waits that the request just written satisfies.
+func (w *sessionWriter) notify() {
+	if len(w.cur) < 13 {
+		return
+	}
+	typ := w.cur[4]
+	n := int(binary.BigEndian.Uint32(w.cur[9:13]))
+	if 13+n > len(w.cur) {
+		return
+	}
+	path := string(w.cur[13 : 13+n])
+	keep := w.waits[:0]
+	for _, x := range w.waits {
+		if x.typ == typ && x.path == path {
+			close(x.done)
+		} else {
+			keep = append(keep, x)
+		}
+	}
+	w.waits = keep
 }
 
 // release returns s to the pool; a session whose connection was lost is

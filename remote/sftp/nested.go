@@ -21,17 +21,66 @@ import (
 func (r *Remote) MkdirNested(ctx context.Context, dir, sub string) (dirErr, subErr error) {
 	inner := path.Join(dir, sub)
 	r.forget(dir, inner)
-	err := r.run(ctx, "mkdir", dir, func(c *sftplib.Client) error {
+	names := r.takePreOpen()
+	l, err := r.get(ctx)
+	if err != nil {
+		err = retarget("mkdir", dir, err)
+		return err, err
+	}
+	got := make(chan map[string]*preOpened, 1)
+	err = r.runSession(ctx, l, "mkdir", dir, func(s *session) error {
+		c := s.c
+		var sent <-chan struct{}
+		if len(names) > 0 {
+			sent = s.w.sent(fxpMkdir, r.path(dir))
+		}
 		first := make(chan error, 1)
-		go func() { first <- mkdirOn(c, r.path(dir)) }()
+		firstDone := make(chan struct{})
+		go func() {
+			first <- mkdirOn(c, r.path(dir))
+			close(firstDone)
+		}()
+		var opens map[string]*preOpened
+		decided := make(chan struct{})
+		if sent == nil {
+			close(decided)
+		} else {
+			// The OPENs (see PreOpen) leave once the MKDIR has.
+			go func() {
+				defer close(decided)
+				select {
+				case <-sent:
+				case <-firstDone:
+					select {
+					case <-sent:
+					default:
+						return // it never left
+					}
+				}
+				opens = r.startOpens(l, s, names)
+			}()
+		}
 		runtime.Gosched() // let the first request leave first
 		subErr = mkdirOn(c, r.path(inner))
 		dirErr = <-first
+		<-decided
+		got <- opens
 		if dirErr == nil && errors.Is(subErr, fs.ErrNotExist) {
 			subErr = mkdirOn(c, r.path(inner))
 		}
 		return nil
 	}, nil)
+	if err == nil && dirErr == nil {
+		r.keepOpened(<-got)
+	} else {
+		// Not our lock (or no answer): what was opened behind it is not
+		// to be read.
+		go func() {
+			for _, p := range <-got {
+				p.close()
+			}
+		}()
+	}
 	if err != nil {
 		return err, err
 	}

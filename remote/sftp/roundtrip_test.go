@@ -3,10 +3,14 @@ package sftp_test
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -161,5 +165,144 @@ func TestPrepareRemoveSendsRemoveAlone(t *testing.T) {
 	}
 	if fi, err := r.Stat(ctx, "d"); err != nil || !fi.IsDir {
 		t.Errorf("directory d is gone: %v", err)
+	}
+}
+
+// orderLog records, in the order the server handles them, the MKDIRs and
+// the opens for reading a RequestServer gets.
+type orderLog struct {
+	mu  sync.Mutex
+	ops []string
+}
+
+func (o *orderLog) add(op string) {
+	o.mu.Lock()
+	o.ops = append(o.ops, op)
+	o.mu.Unlock()
+}
+
+func (o *orderLog) has(op string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Contains(o.ops, op)
+}
+
+func (o *orderLog) take() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ops := o.ops
+	o.ops = nil
+	return ops
+}
+
+type loggingCmder struct {
+	sftplib.FileCmder
+	log *orderLog
+}
+
+func (c loggingCmder) Filecmd(r *sftplib.Request) error {
+	if r.Method == "Mkdir" {
+		c.log.add("mkdir " + r.Filepath)
+	}
+	return c.FileCmder.Filecmd(r)
+}
+
+type loggingReader struct {
+	sftplib.FileReader
+	log *orderLog
+}
+
+func (g loggingReader) Fileread(r *sftplib.Request) (io.ReaderAt, error) {
+	g.log.add("open " + r.Filepath)
+	return g.FileReader.Fileread(r)
+}
+
+// TestPreOpenBehindLock: files given to PreOpen are opened by the next
+// MkdirNested in the same exchange, but only once the lock's MKDIR has
+// gone out on the session (the server handles them in that order: a
+// marker replaced before the lock was ours must not be what is read), and
+// Open then reads them; when the lock exists, they are dropped, and Open
+// opens afresh.
+func TestPreOpenBehindLock(t *testing.T) {
+	isolate(t)
+	var log orderLog
+	h := sftplib.InMemHandler()
+	h.FileCmd = loggingCmder{h.FileCmd, &log}
+	h.FileGet = loggingReader{h.FileGet, &log}
+	srv := startServer(t, &server{handlers: &h})
+	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
+	r, err := open(t, srv, "/", remote.Options{Password: testPassword, KnownHosts: kh, Jobs: 2, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := r.Put(ctx, "m", strings.NewReader("one"), 3); err != nil {
+		t.Fatal(err)
+	}
+	po, ok := remote.As[remote.PreOpener](r)
+	if !ok {
+		t.Fatal("the sftp transport is no remote.PreOpener")
+	}
+	nd, ok := remote.As[remote.NestedDirMaker](r)
+	if !ok {
+		t.Fatal("the sftp transport is no remote.NestedDirMaker")
+	}
+	read := func(name string) (string, error) {
+		rc, err := r.Open(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		return string(b), err
+	}
+	for i := 0; i < 20; i++ {
+		log.take()
+		po.PreOpen("m", "j")
+		if dirErr, subErr := nd.MkdirNested(ctx, "lock", "me"); dirErr != nil || subErr != nil {
+			t.Fatalf("MkdirNested: %v, %v", dirErr, subErr)
+		}
+		// Opened with the lock, before anyone asks.
+		for deadline := time.Now().Add(2 * time.Second); !log.has("open /m"); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: /m was not opened behind the lock", i)
+			}
+		}
+		if s, err := read("m"); err != nil || s != "one" {
+			t.Fatalf("read m: %q, %v", s, err)
+		}
+		if _, err := read("j"); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("read j: %v, want fs.ErrNotExist", err)
+		}
+		got := log.take()
+		opens := 0
+		for _, op := range got {
+			if op == "open /m" {
+				opens++
+			}
+		}
+		if len(got) == 0 || got[0] != "mkdir /lock" || opens != 1 {
+			t.Fatalf("round %d: the server handled %q; want the lock's MKDIR first, then one open of /m", i, got)
+		}
+		if err := nd.RmdirNested(ctx, "lock", "me"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The lock is someone else's: nothing opened behind it is read.
+	if err := r.Mkdir(ctx, "lock"); err != nil {
+		t.Fatal(err)
+	}
+	log.take()
+	po.PreOpen("m")
+	if dirErr, _ := nd.MkdirNested(ctx, "lock", "me"); !errors.Is(dirErr, fs.ErrExist) {
+		t.Fatalf("MkdirNested on a held lock: %v, want fs.ErrExist", dirErr)
+	}
+	log.take()
+	if s, err := read("m"); err != nil || s != "one" {
+		t.Fatalf("read m: %q, %v", s, err)
+	}
+	if got := log.take(); !slices.Equal(got, []string{"open /m"}) {
+		t.Errorf("after a lock not taken, Open sent %q, want a fresh open of /m", got)
 	}
 }

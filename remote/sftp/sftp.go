@@ -67,8 +67,10 @@ type Remote struct {
 
 	handshake atomic.Pointer[idleConn] // the connection being set up
 
-	preMu sync.Mutex
-	pre   map[string]*prestat // LSTATs sent ahead of Remove (PrepareRemove)
+	preMu   sync.Mutex
+	pre     map[string]*prestat   // LSTATs sent ahead of Remove (PrepareRemove)
+	preOpen []string              // names to open behind the next MkdirNested (PreOpen)
+	opened  map[string]*preOpened // files opened behind it, not read yet
 
 	mu     sync.Mutex
 	link   *link
@@ -355,6 +357,11 @@ func (r *Remote) run(ctx context.Context, op, name string, fn func(*sftplib.Clie
 }
 
 func (r *Remote) runOn(ctx context.Context, l *link, op, name string, fn func(*sftplib.Client) error, onCancel func()) error {
+	return r.runSession(ctx, l, op, name, func(s *session) error { return fn(s.c) }, onCancel)
+}
+
+// runSession is runOn for fn that needs the session itself.
+func (r *Remote) runSession(ctx context.Context, l *link, op, name string, fn func(*session) error, onCancel func()) error {
 	if r.log.Enabled(ctx, slog.LevelDebug) {
 		start := time.Now()
 		defer func() { r.log.Debug("sftp", "op", op, "path", name, "took", time.Since(start).Round(time.Millisecond)) }()
@@ -366,7 +373,7 @@ func (r *Remote) runOn(ctx context.Context, l *link, op, name string, fn func(*s
 	done := make(chan error, 1)
 	l.conn.begin()
 	go func() {
-		err := fn(s.c)
+		err := fn(s)
 		l.conn.end()
 		l.release(s, err)
 		done <- err
@@ -427,26 +434,35 @@ func (r *Remote) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
+	if p := r.takeOpened(name); p != nil {
+		return r.openWith(ctx, name, p.l, p.s, p.head)
+	}
 	l, err := r.get(ctx)
 	if err != nil {
 		return nil, retarget("open", name, err)
 	}
+	s, err := l.acquire()
+	if err != nil {
+		return nil, wrapErr("open", name, l, err)
+	}
+	return r.openWith(ctx, name, l, s, func() (head, error) { return openHead(s.c, r.path(name)) })
+}
+
+// openWith runs open, which reads the head of name on s, for Open. The
+// session stays reserved when it succeeds.
+func (r *Remote) openWith(ctx context.Context, name string, l *link, s *session, open func() (head, error)) (io.ReadCloser, error) {
 	if r.log.Enabled(ctx, slog.LevelDebug) {
 		start := time.Now()
 		defer func() {
 			r.log.Debug("sftp", "op", "open", "path", name, "took", time.Since(start).Round(time.Millisecond))
 		}()
 	}
-	s, err := l.acquire()
-	if err != nil {
-		return nil, wrapErr("open", name, l, err)
-	}
 	var h head
 	done := make(chan error, 1)
 	l.conn.begin()
 	go func() {
 		var err error
-		h, err = openHead(s.c, r.path(name))
+		h, err = open()
 		l.conn.end()
 		if err != nil {
 			l.release(s, err)
@@ -488,6 +504,22 @@ type head struct {
 // that way; one after the other, OPEN, FSTAT, READ, a READ for the end of
 // the file and CLOSE took five.
 func openHead(c *sftplib.Client, p string) (head, error) {
+	o, err := openStat(c, p)
+	if err != nil {
+		return head{}, err
+	}
+	return readHead(o)
+}
+
+// opened is a file opened beside a STAT of its name: openHead's first
+// round trip.
+type opened struct {
+	f    *sftplib.File
+	st   os.FileInfo
+	serr error
+}
+
+func openStat(c *sftplib.Client, p string) (opened, error) {
 	var st os.FileInfo
 	var serr error
 	stated := make(chan struct{})
@@ -498,8 +530,14 @@ func openHead(c *sftplib.Client, p string) (head, error) {
 	f, err := c.Open(p)
 	<-stated
 	if err != nil {
-		return head{}, err
+		return opened{}, err
 	}
+	return opened{f, st, serr}, nil
+}
+
+// readHead is openHead's second round trip.
+func readHead(o opened) (head, error) {
+	f, st, serr := o.f, o.st, o.serr
 	fail := func(err error) (head, error) {
 		f.Close()
 		return head{}, err
@@ -791,6 +829,7 @@ func (r *Remote) Close() error {
 	if r.link == nil {
 		return nil
 	}
+	r.dropOpened()
 	err := r.link.close()
 	r.link = nil
 	if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {

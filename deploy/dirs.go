@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gftp/gftp/remote"
@@ -33,13 +34,23 @@ func startDirs(ctx context.Context, r remote.Remote, dirs []Action, jobs int, ob
 		}
 		levels[d] = append(levels[d], a)
 	}
+	ds, _ := remote.As[remote.DirStarter](r)
 	go func() {
 		defer close(m.done)
 		for _, level := range levels {
 			parallel(ctx, jobs, level, func(a Action) {
-				defer close(m.made[a.Path])
+				made := sync.OnceFunc(func() { close(m.made[a.Path]) })
+				defer made()
 				obs.Begin(a)
-				err := r.Mkdir(ctx, a.Path)
+				var err error
+				if ds != nil {
+					// What goes into it may go once the MKDIR has.
+					done := ds.MkdirStart(ctx, a.Path)
+					made()
+					err = <-done
+				} else {
+					err = r.Mkdir(ctx, a.Path)
+				}
 				if errors.Is(err, fs.ErrExist) {
 					err = nil
 				}
@@ -66,7 +77,8 @@ func startDirs(ctx context.Context, r remote.Remote, dirs []Action, jobs int, ob
 }
 
 // wait waits until the directory that holds name was tried, when it is
-// one of the new ones. The upload then goes ahead whatever came of it: a
+// one of the new ones (with a remote.DirStarter, until its Mkdir has gone
+// out). The upload then goes ahead whatever came of it: a
 // directory that could not be made fails the upload on its own.
 func (m *dirMaker) wait(ctx context.Context, name string) error {
 	ch, ok := m.made[remote.Dir(name)]

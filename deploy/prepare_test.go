@@ -2,9 +2,13 @@ package deploy_test
 
 import (
 	"context"
+	"errors"
+	"io"
+	"path"
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gftp/gftp/deploy"
 	"github.com/gftp/gftp/internal/gittest"
@@ -109,5 +113,84 @@ func TestLockPreOpensReads(t *testing.T) {
 	defer l.Release(context.Background())
 	if want := []string{deploy.DefaultMarker, deploy.JournalName}; !reflect.DeepEqual(p.names, want) || p.mkdirs > 0 {
 		t.Errorf("PreOpen got %q after %d mkdirs, want %q before the lock's", p.names, p.mkdirs, want)
+	}
+}
+
+// starting is a remote.DirStarter whose directories answer only once an
+// upload into them has begun: a deploy that waits for the answer before
+// uploading into a new directory would wait for ever (2 s, here).
+type starting struct {
+	remote.Remote
+	mu      sync.Mutex
+	begun   map[string]chan struct{}
+	started []string
+}
+
+func (s *starting) dirBegun(dir string) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.begun[dir] == nil {
+		s.begun[dir] = make(chan struct{})
+	}
+	return s.begun[dir]
+}
+
+func (s *starting) MkdirStart(ctx context.Context, name string) <-chan error {
+	s.mu.Lock()
+	s.started = append(s.started, name)
+	s.mu.Unlock()
+	err := s.Remote.Mkdir(ctx, name)
+	done := make(chan error, 1)
+	begun := s.dirBegun(name)
+	go func() {
+		select {
+		case <-begun:
+			done <- err
+		case <-time.After(2 * time.Second):
+			done <- errors.New("no upload began before the directory's answer")
+		}
+	}()
+	return done
+}
+
+func (s *starting) Put(ctx context.Context, name string, r io.Reader, size int64) error {
+	ch := s.dirBegun(path.Dir(name))
+	s.mu.Lock()
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+	s.mu.Unlock()
+	return s.Remote.Put(ctx, name, r, size)
+}
+
+// TestUploadsFollowMkdirStart: with a remote.DirStarter, an upload into a
+// new directory starts once the directory's Mkdir has gone out, not once
+// it is answered (SFTP saves a round trip).
+func TestUploadsFollowMkdirStart(t *testing.T) {
+	g := gittest.New(t)
+	g.Write("a.txt", []byte("a"))
+	g.Commit("one")
+	dir := t.TempDir()
+	if _, _, err := deployTo(t, g.Dir, dir, deploy.PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	g.Write("new/b.txt", []byte("b"))
+	g.Write("new/sub/c.txt", []byte("c"))
+	g.Commit("two")
+	lr, err := local.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &starting{Remote: lr, begun: map[string]chan struct{}{}}
+	if _, _, err := deployOn(t, g.Dir, s, deploy.PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"new", "new/sub"}; !reflect.DeepEqual(s.started, want) {
+		t.Errorf("MkdirStart got %q, want %q", s.started, want)
+	}
+	if files := served(t, dir); files["new/b.txt"] != "b" || files["new/sub/c.txt"] != "c" {
+		t.Errorf("served %q", files)
 	}
 }

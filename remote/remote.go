@@ -558,6 +558,16 @@ type PreOpener interface {
 	PreOpen(names ...string)
 }
 
+// DirStarter is implemented by transports that can send a request inside
+// a directory whose Mkdir is still under way so that the server handles it
+// after that Mkdir (SFTP sends both on one session, whose requests OpenSSH
+// handles in order): an upload into a new directory then needs not wait
+// for the directory's answer. MkdirStart returns once the Mkdir has gone
+// out; the channel then gets what Mkdir would have returned.
+type DirStarter interface {
+	MkdirStart(ctx context.Context, name string) <-chan error
+}
+
 // Hasher is implemented by transports whose server can digest a file it
 // holds (FTP HASH, XSHA256, XSHA1, XMD5 or MD5; an S3 object's ETag; a
 // local file), so that a resumed deploy can tell a file that arrived intact

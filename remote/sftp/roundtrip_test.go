@@ -307,3 +307,66 @@ func TestPreOpenBehindLock(t *testing.T) {
 		t.Errorf("after a lock not taken, Open sent %q, want a fresh open of /m", got)
 	}
 }
+
+// slowMkdir holds each MKDIR for a while before making it.
+type slowMkdir struct {
+	sftplib.FileCmder
+	delay time.Duration
+}
+
+func (c slowMkdir) Filecmd(r *sftplib.Request) error {
+	if r.Method == "Mkdir" {
+		time.Sleep(c.delay)
+	}
+	return c.FileCmder.Filecmd(r)
+}
+
+// TestMkdirStartThenPut: an upload into a directory whose MKDIR has gone
+// out but is not answered yet goes out behind it on its session, so that
+// the server makes the directory first, though other sessions are idle.
+func TestMkdirStartThenPut(t *testing.T) {
+	isolate(t)
+	h := sftplib.InMemHandler()
+	h.FileCmd = slowMkdir{h.FileCmd, 300 * time.Millisecond}
+	srv := startServer(t, &server{handlers: &h})
+	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
+	r, err := open(t, srv, "/", remote.Options{Password: testPassword, KnownHosts: kh, Jobs: 4, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Start more sessions: they open while the ones there are busy.
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = r.Stat(ctx, "x")
+			}()
+		}
+		wg.Wait()
+		time.Sleep(50 * time.Millisecond)
+	}
+	ds, ok := remote.As[remote.DirStarter](r)
+	if !ok {
+		t.Fatal("the sftp transport is no remote.DirStarter")
+	}
+	for i, dir := range []string{"new", "new/sub"} {
+		start := time.Now()
+		done := ds.MkdirStart(ctx, dir)
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Errorf("MkdirStart(%s) took %v: it waited for the answer", dir, d)
+		}
+		name := dir + "/f"
+		if err := r.Put(ctx, name, strings.NewReader("data"), 4); err != nil {
+			t.Fatalf("put %s right behind the MKDIR of %s: %v", name, dir, err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("mkdir %s: %v", dir, err)
+		}
+		if fi, err := r.Stat(ctx, name); err != nil || fi.Size != 4 {
+			t.Fatalf("round %d: %s: %+v, %v", i, name, fi, err)
+		}
+	}
+}

@@ -68,9 +68,10 @@ type Remote struct {
 	handshake atomic.Pointer[idleConn] // the connection being set up
 
 	preMu   sync.Mutex
-	pre     map[string]*prestat   // LSTATs sent ahead of Remove (PrepareRemove)
-	preOpen []string              // names to open behind the next MkdirNested (PreOpen)
-	opened  map[string]*preOpened // files opened behind it, not read yet
+	pre     map[string]*prestat    // LSTATs sent ahead of Remove (PrepareRemove)
+	preOpen []string               // names to open behind the next MkdirNested (PreOpen)
+	opened  map[string]*preOpened  // files opened behind it, not read yet
+	dirs    map[string]*pendingDir // MKDIRs under way (MkdirStart)
 
 	mu     sync.Mutex
 	link   *link
@@ -366,7 +367,7 @@ func (r *Remote) runSession(ctx context.Context, l *link, op, name string, fn fu
 		start := time.Now()
 		defer func() { r.log.Debug("sftp", "op", op, "path", name, "took", time.Since(start).Round(time.Millisecond)) }()
 	}
-	s, err := l.acquire()
+	s, err := r.sessionFor(l, name)
 	if err != nil {
 		return wrapErr(op, name, l, err)
 	}

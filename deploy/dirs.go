@@ -47,7 +47,11 @@ func startDirs(ctx context.Context, r remote.Remote, dirs []Action, jobs int, ob
 					// What goes into it may go once the MKDIR has.
 					done := ds.MkdirStart(ctx, a.Path)
 					made()
-					err = <-done
+					// The transport itself does not retry: a dropped
+					// connection gets r's retries, as a Mkdir would.
+					if err = <-done; errors.Is(err, remote.ErrTemporary) && ctx.Err() == nil {
+						err = r.Mkdir(ctx, a.Path)
+					}
 				} else {
 					err = r.Mkdir(ctx, a.Path)
 				}

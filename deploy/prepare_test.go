@@ -3,10 +3,12 @@ package deploy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"path"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,5 +194,47 @@ func TestUploadsFollowMkdirStart(t *testing.T) {
 	}
 	if files := served(t, dir); files["new/b.txt"] != "b" || files["new/sub/c.txt"] != "c" {
 		t.Errorf("served %q", files)
+	}
+}
+
+// droppingStarter is a remote.DirStarter whose early MKDIRs are lost with
+// their connection: what retries a Mkdir must retry them too.
+type droppingStarter struct {
+	remote.Remote
+	mkdirs atomic.Int32
+}
+
+func (d *droppingStarter) MkdirStart(ctx context.Context, name string) <-chan error {
+	done := make(chan error, 1)
+	done <- fmt.Errorf("mkdir %s: connection lost: %w", name, remote.ErrTemporary)
+	return done
+}
+
+func (d *droppingStarter) Mkdir(ctx context.Context, name string) error {
+	d.mkdirs.Add(1)
+	return d.Remote.Mkdir(ctx, name)
+}
+
+// TestMkdirStartDroppedFallsBack: a new directory whose early MKDIR failed
+// with a temporary error is made with the Remote's Mkdir (and its
+// retries), and the deploy completes with the file in it.
+func TestMkdirStartDroppedFallsBack(t *testing.T) {
+	g := gittest.New(t)
+	g.Write("new/b.txt", []byte("b"))
+	g.Commit("one")
+	dir := t.TempDir()
+	lr, err := local.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &droppingStarter{Remote: lr}
+	if _, _, err := deployOn(t, g.Dir, d, deploy.PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.mkdirs.Load(); n != 1 {
+		t.Errorf("Mkdir after the dropped MkdirStart: %d calls, want 1", n)
+	}
+	if got := served(t, dir)["new/b.txt"]; got != "b" {
+		t.Errorf("new/b.txt on the target: %q", got)
 	}
 }

@@ -2,8 +2,12 @@ package sftp
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"path"
 	"sync"
+
+	sftplib "github.com/pkg/sftp"
 
 	"github.com/gftp/gftp/remote"
 )
@@ -13,8 +17,9 @@ var _ remote.DirStarter = (*Remote)(nil)
 // pendingDir is a directory whose MKDIR has gone out on s and is not
 // answered yet (MkdirStart).
 type pendingDir struct {
-	l *link
-	s *session
+	l    *link
+	s    *session
+	done chan struct{} // closed once the MKDIR is answered
 }
 
 // MkdirStart implements remote.DirStarter: it returns once the MKDIR has
@@ -36,8 +41,9 @@ func (r *Remote) MkdirStart(ctx context.Context, name string) <-chan error {
 	go func() {
 		res <- r.runSession(ctx, l, "mkdir", name, func(s *session) error {
 			sent := s.w.sent(fxpMkdir, r.path(name))
-			pd := &pendingDir{l: l, s: s}
+			pd := &pendingDir{l: l, s: s, done: make(chan struct{})}
 			r.setPendingDir(name, pd)
+			defer close(pd.done)
 			defer r.setPendingDir(name, nil)
 			errc := make(chan error, 1)
 			go func() { errc <- mkdirOn(s.c, r.path(name)) }()
@@ -86,4 +92,26 @@ func (r *Remote) sessionFor(l *link, name string) (*session, error) {
 		}
 	}
 	return l.acquire()
+}
+
+// pendingDirOf returns the MKDIR under way for dir, or nil.
+func (r *Remote) pendingDirOf(dir string) *pendingDir {
+	r.preMu.Lock()
+	defer r.preMu.Unlock()
+	return r.dirs[dir]
+}
+
+// openBehindMkdir opens name for writing. When it went out behind its
+// directory's MKDIR (MkdirStart) and the server says the directory is not
+// there, the server did not keep the session's order (OpenSSH's does; the
+// SFTP drafts promise order only for requests on one file): it is opened
+// again once the MKDIR is answered.
+func (r *Remote) openBehindMkdir(c *sftplib.Client, name string, flags int) (*sftplib.File, error) {
+	pd := r.pendingDirOf(path.Dir(name))
+	f, err := c.OpenFile(r.path(name), flags)
+	if err != nil && pd != nil && errors.Is(err, fs.ErrNotExist) {
+		<-pd.done
+		f, err = c.OpenFile(r.path(name), flags)
+	}
+	return f, err
 }

@@ -370,3 +370,56 @@ func TestMkdirStartThenPut(t *testing.T) {
 		}
 	}
 }
+
+// reorderedOpen answers the first OPEN for writing as a server that ran it
+// before the MKDIR sent ahead of it would: no such directory.
+type reorderedOpen struct {
+	sftplib.FileWriter
+	once sync.Once
+}
+
+func (w *reorderedOpen) Filewrite(r *sftplib.Request) (io.WriterAt, error) {
+	first := false
+	w.once.Do(func() { first = true })
+	if first {
+		return nil, os.ErrNotExist
+	}
+	return w.FileWriter.Filewrite(r)
+}
+
+// TestPutBehindMkdirReordered: a server that does not keep one session's
+// order (the SFTP drafts promise it only for requests on one file) may run
+// an upload's OPEN before the MKDIR of its directory sent ahead of it; the
+// upload is opened again once the MKDIR is answered, and the file arrives.
+func TestPutBehindMkdirReordered(t *testing.T) {
+	isolate(t)
+	h := sftplib.InMemHandler()
+	h.FileCmd = slowMkdir{h.FileCmd, 200 * time.Millisecond}
+	h.FilePut = &reorderedOpen{FileWriter: h.FilePut}
+	srv := startServer(t, &server{handlers: &h})
+	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
+	r, err := open(t, srv, "/", remote.Options{Password: testPassword, KnownHosts: kh, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ds, ok := remote.As[remote.DirStarter](r)
+	if !ok {
+		t.Fatal("the sftp transport is no remote.DirStarter")
+	}
+	done := ds.MkdirStart(ctx, "new")
+	if err := r.Put(ctx, "new/f", strings.NewReader("data"), 4); err != nil {
+		t.Fatalf("put behind a reordered MKDIR: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("mkdir: %v", err)
+	}
+	rc, err := r.Open(ctx, "new/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if b, err := io.ReadAll(rc); err != nil || string(b) != "data" {
+		t.Fatalf("new/f: %q, %v", b, err)
+	}
+}

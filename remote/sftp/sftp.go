@@ -670,7 +670,7 @@ func (r *Remote) Put(ctx context.Context, name string, src io.Reader, size int64
 	r.forget(name)
 	pr := &putReader{ctx: ctx, r: src, n: size}
 	return r.run(ctx, "put", name, func(c *sftplib.Client) error {
-		f, err := c.OpenFile(r.path(name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+		f, err := r.openBehindMkdir(c, name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 		if err != nil {
 			return err
 		}

@@ -551,8 +551,9 @@ func startWANServer(t *testing.T, w *WAN, kind servers.Kind) *servers.Server {
 }
 
 // TestBenchmark is `make bench`: every target with every tool, at loopback
-// and across the simulated WAN, GFTP_BENCH_RUNS times each (default 3),
-// interleaved, then BENCHMARKS.md. It runs only with GFTP_BENCH=1.
+// and across the simulated WAN, GFTP_BENCH_RUNS times each (default 3;
+// pushes GFTP_BENCH_PUSH_RUNS, default at least 3), interleaved, then
+// BENCHMARKS.md. It runs only with GFTP_BENCH=1.
 // GFTP_BENCH_REPLAY=LOG writes BENCHMARKS.md from an earlier run's -v
 // output instead (replay_test.go).
 // GFTP_BENCH_TARGETS (ftpes12,ftpes13,sftp,s3) and GFTP_BENCH_NET
@@ -567,6 +568,12 @@ func TestBenchmark(t *testing.T) {
 	runs := 3
 	if n, err := strconv.Atoi(os.Getenv("GFTP_BENCH_RUNS")); err == nil && n > 0 {
 		runs = n
+	}
+	// A push takes seconds, so one run of it is noisy and more are cheap:
+	// at least 3 (GFTP_BENCH_PUSH_RUNS).
+	pushRuns := max(runs, 3)
+	if n, err := strconv.Atoi(os.Getenv("GFTP_BENCH_PUSH_RUNS")); err == nil && n > 0 {
+		pushRuns = n
 	}
 	out := os.Getenv("GFTP_BENCH_OUT")
 	if out == "" {
@@ -616,7 +623,7 @@ func TestBenchmark(t *testing.T) {
 			needTool(t, tl)
 		}
 	}
-	rep := report{shape: fullShape, runs: runs, targets: tgs, results: map[key][]measurement{}, started: time.Now()}
+	rep := report{shape: fullShape, runs: runs, pushRuns: pushRuns, targets: tgs, results: map[key][]measurement{}, started: time.Now()}
 	rep.versions = versions()
 	rep.loadStart = loadAvg()
 	f := makeFixture(t, fullShape)
@@ -670,7 +677,11 @@ func TestBenchmark(t *testing.T) {
 			}
 			for _, p := range []bool{false, true} {
 				op := map[bool]string{false: "init", true: "push"}[p]
-				for i := 0; i < runs; i++ {
+				n := runs
+				if p {
+					n = pushRuns
+				}
+				for i := 0; i < n; i++ {
 					for _, tl := range tg.tools {
 						if w != nil && tl.name == gitFTP && !p && !slowGitFTP {
 							continue

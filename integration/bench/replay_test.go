@@ -73,9 +73,13 @@ func replay(t *testing.T, logFile, loadFile string) report {
 		t.Fatalf("%s holds no measurements", logFile)
 	}
 	rep.started = fi.ModTime().Add(-rep.elapsed)
-	rep.runs = 0
-	for _, ms := range rep.results {
-		rep.runs = max(rep.runs, len(ms))
+	rep.runs, rep.pushRuns = 0, 0
+	for k, ms := range rep.results {
+		if k.op == "push" {
+			rep.pushRuns = max(rep.pushRuns, len(ms))
+		} else {
+			rep.runs = max(rep.runs, len(ms))
+		}
 	}
 	for _, tg := range targets() {
 		for k := range rep.results {

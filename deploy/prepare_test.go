@@ -231,8 +231,9 @@ func TestMkdirStartDroppedFallsBack(t *testing.T) {
 	if _, _, err := deployOn(t, g.Dir, d, deploy.PlanOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if n := d.mkdirs.Load(); n != 1 {
-		t.Errorf("Mkdir after the dropped MkdirStart: %d calls, want 1", n)
+	// An upload that found no directory yet may make it too.
+	if n := d.mkdirs.Load(); n < 1 {
+		t.Errorf("no Mkdir after the dropped MkdirStart")
 	}
 	if got := served(t, dir)["new/b.txt"]; got != "b" {
 		t.Errorf("new/b.txt on the target: %q", got)

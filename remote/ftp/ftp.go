@@ -273,8 +273,9 @@ func newRemote(ctx context.Context, u *url.URL, opts remote.Options, onConn func
 // client's time goes to system calls and to waking the goroutine that
 // waits on each: with a second CPU the Go scheduler spins it up to take
 // every wake-up and puts it back to sleep (about 9 nanosleep calls per
-// file in strace). On the 2,000-file FTPES init on loopback (issue 16) one
-// CPU cut gftp's CPU from 2.09 s to 1.57 s, and the wall time with it.
+// file in strace). On the 2,000-file FTPES init on loopback (issue 16), in
+// runs alternating with the build before, one CPU cut gftp's CPU by 5 to
+// 25% (2.09 s to 1.57 s at best), and the wall time with it.
 func (r *Remote) MaxProcs() int { return 1 }
 
 // Root returns the absolute directory on the server that names are relative to.

@@ -93,13 +93,16 @@ func (r *Remote) prestated(ctx context.Context, name string) (fi os.FileInfo, er
 }
 
 // forget drops what PrepareRemove found for names this Remote writes.
+// A file opened behind the lock (PreOpen) and not read yet is closed too:
+// a later Open must read what was written, not the file the handle holds.
 func (r *Remote) forget(names ...string) {
 	r.preMu.Lock()
 	defer r.preMu.Unlock()
-	if len(r.pre) == 0 {
-		return
-	}
 	for _, n := range names {
 		delete(r.pre, n)
+		if p := r.opened[n]; p != nil {
+			delete(r.opened, n)
+			go p.close()
+		}
 	}
 }

@@ -423,3 +423,62 @@ func TestPutBehindMkdirReordered(t *testing.T) {
 		t.Fatalf("new/f: %q, %v", b, err)
 	}
 }
+
+// TestPreOpenedDroppedOnWrite: a file opened behind the lock and not read
+// yet is dropped when the same Remote writes that name (catchup writes the
+// marker without reading it): a later Open reads the new content, not the
+// file the early handle held.
+func TestPreOpenedDroppedOnWrite(t *testing.T) {
+	isolate(t)
+	h := sftplib.InMemHandler()
+	srv := startServer(t, &server{handlers: &h})
+	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
+	r, err := open(t, srv, "/", remote.Options{Password: testPassword, KnownHosts: kh, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, write := range []string{"rename", "remove"} {
+		if err := r.Put(ctx, "m", strings.NewReader("old"), 3); err != nil {
+			t.Fatal(err)
+		}
+		po, _ := remote.As[remote.PreOpener](r)
+		nd, _ := remote.As[remote.NestedDirMaker](r)
+		po.PreOpen("m")
+		if dirErr, subErr := nd.MkdirNested(ctx, "lock", "me"); dirErr != nil || subErr != nil {
+			t.Fatalf("MkdirNested: %v, %v", dirErr, subErr)
+		}
+		want := "new"
+		switch write {
+		case "rename":
+			if err := r.Put(ctx, "m.tmp", strings.NewReader("new"), 3); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Rename(ctx, "m.tmp", "m"); err != nil {
+				t.Fatal(err)
+			}
+		case "remove":
+			if err := r.Remove(ctx, "m"); err != nil {
+				t.Fatal(err)
+			}
+			want = ""
+		}
+		rc, err := r.Open(ctx, "m")
+		switch {
+		case want == "" && !errors.Is(err, fs.ErrNotExist):
+			t.Fatalf("%s: open of a removed m: %v, want fs.ErrNotExist", write, err)
+		case want != "":
+			if err != nil {
+				t.Fatalf("%s: open m: %v", write, err)
+			}
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			if string(b) != want {
+				t.Fatalf("%s: m reads %q, want %q", write, b, want)
+			}
+		}
+		if err := nd.RmdirNested(ctx, "lock", "me"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -767,6 +767,7 @@ func (r *Remote) Rename(ctx context.Context, from, to string) error {
 // with an LSTAT; PrepareRemove sends that one ahead.
 func (r *Remote) Remove(ctx context.Context, name string) error {
 	fi, err, ok := r.prestated(ctx, name)
+	r.forget(name)
 	if ok && err != nil {
 		return retarget("remove", name, err)
 	}

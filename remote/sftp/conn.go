@@ -227,7 +227,12 @@ func (w *sessionWriter) Write(p []byte) (int, error) {
 	if w.left == 0 && len(p) >= 5 {
 		// A request starts: uint32 length, byte type, uint32 id, ...
 		w.left = int(binary.BigEndian.Uint32(p)) + 4
-		w.cur = append(w.cur[:0], p[:min(len(p), 13+4096)]...)
+		w.cur = w.cur[:0]
+		if len(w.waits) > 0 {
+			// Only while someone waits: a wait is registered before
+			// its request is written, and the rest need no copy.
+			w.cur = append(w.cur, p[:min(len(p), 13+4096)]...)
+		}
 	}
 	n, err := w.Channel.Write(p)
 	w.left -= n

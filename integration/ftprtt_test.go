@@ -189,7 +189,10 @@ func TestFTPESNoHelloRetry(t *testing.T) {
 				g.Write(fmt.Sprintf("f%d.txt", i), remotetest.Content(int64(i), 4096))
 			}
 			c1 := g.Commit("one")
-			r := mustGftp(t, srv, g.Dir, "init", "-j", "2", "-v", srv.URL)
+			// -vv: at -v only the first data connection of each control
+			// connection is logged, and any that did not resume or retried
+			// its hello.
+			r := mustGftp(t, srv, g.Dir, "init", "-j", "2", "-vv", srv.URL)
 			checkServed(t, srv, g, c1)
 			lines := regexp.MustCompile(`(?m)^data connection TLS .*$`).FindAllString(r.stderr, -1)
 			if len(lines) < 6 {

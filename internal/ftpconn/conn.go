@@ -137,6 +137,8 @@ type Conn struct {
 
 	dataDialer Dialer // cfg.Dialer for data connections: see dataDialer
 
+	dataLogged atomic.Bool // a data connection's TLS was logged at -v (Data.logTLS)
+
 	noEPSV bool // the server has no EPSV: PASV
 	noEPRT bool // the server has no EPRT: PORT
 
@@ -175,6 +177,7 @@ func Dial(ctx context.Context, cfg Config) (_ *Conn, err error) {
 	if err != nil {
 		return nil, err
 	}
+	raw = fastWrites(raw)
 	c := &Conn{cfg: cfg, log: cfg.Log, raw: raw, dataDialer: dataDialer(cfg.Dialer)}
 	c.debug = c.log.Enabled(ctx, slog.LevelDebug)
 	c.sock = &sock{c: c, conn: raw}

@@ -148,7 +148,11 @@ func (c *Conn) Passive(cmd string, r Reply) (*Channel, error) {
 	ch := &Channel{c: c, at: time.Now(), done: make(chan struct{})}
 	go func() {
 		defer close(ch.done)
-		ch.nc, ch.err = c.dataDialer.DialContext(context.Background(), "tcp", addr)
+		nc, err := c.dataDialer.DialContext(context.Background(), "tcp", addr)
+		if err == nil {
+			nc = fastWrites(nc)
+		}
+		ch.nc, ch.err = nc, err
 	}()
 	return ch, nil
 }
@@ -420,6 +424,7 @@ func (ch *Channel) accept(deadline time.Time) (net.Conn, error) {
 			continue
 		}
 		ch.l.Close()
+		nc = fastWrites(nc)
 		ch.mu.Lock()
 		ch.nc = nc
 		closed := ch.closed
@@ -447,12 +452,19 @@ func (ch *Channel) Close() {
 			}
 			return
 		}
-		go func() {
-			<-ch.done
+		select {
+		case <-ch.done:
 			if ch.nc != nil {
 				ch.nc.Close()
 			}
-		}()
+		default:
+			go func() {
+				<-ch.done
+				if ch.nc != nil {
+					ch.nc.Close()
+				}
+			}()
+		}
 	})
 }
 
@@ -519,14 +531,33 @@ func (d *Data) Handshake() error {
 		d.err = err
 		return err
 	}
-	if !d.log.Enabled(context.Background(), slog.LevelInfo) {
-		return nil
+	d.logTLS()
+	return nil
+}
+
+// logTLS logs how the data connection's TLS went: at -v for the first data
+// connection of its control connection and for any that did not resume or
+// needed a second ClientHello, at -vv for the others, which repeat the
+// first (a line per file at -v said nothing new and cost a write each).
+func (d *Data) logTLS() {
+	level := slog.LevelDebug
+	if !d.ch.c.dataLogged.Swap(true) {
+		level = slog.LevelInfo
+	}
+	ctx := context.Background()
+	if !d.log.Enabled(ctx, level) && !d.log.Enabled(ctx, slog.LevelInfo) {
+		return
 	}
 	cs := d.tls.ConnectionState()
-	d.log.Info("data connection TLS", "conn", d.id, "resumed", cs.DidResume,
+	if !cs.DidResume || d.HelloRetried() {
+		level = slog.LevelInfo
+	}
+	if !d.log.Enabled(ctx, level) {
+		return
+	}
+	d.log.Log(ctx, level, "data connection TLS", "conn", d.id, "resumed", cs.DidResume,
 		"version", tls.VersionName(cs.Version), "cipher", tls.CipherSuiteName(cs.CipherSuite),
 		"group", cs.CurveID.String(), "hello_retry", d.HelloRetried())
-	return nil
 }
 
 // ConnectionState returns the state of the data connection's TLS after its
@@ -587,9 +618,31 @@ const drainLimit = 4 << 20
 func (d *Data) Close() error { return d.end(true) }
 
 // Finish is Close without the wait: close_notify and a TCP half-close go
-// now, and the socket is drained to the server's close in the background.
-// An upload calls it so that its 226 comes as soon as the server has it.
+// now, so that an upload's 226 comes as soon as the server has it. The
+// socket stays open, unread, until Release: nothing the server sends after
+// the content (its close_notify, TLS 1.3 session tickets) is worth a read,
+// and a socket closed with unread bytes resets the connection, which must
+// not happen before the server has read everything (its 226 says so).
+// Reading to the server's close instead cost two reads, a poller wake-up
+// and a goroutine per file (strace and profile of a 2,000-file init).
 func (d *Data) Finish() error { return d.end(false) }
+
+// Release closes a data connection that Finish ended, once the server's
+// reply to the transfer has arrived (or the transfer failed), and gives its
+// buffers back. Nothing may use d after it, nor while it runs.
+func (d *Data) Release() {
+	d.mu.Lock()
+	d.closed = true
+	raw := d.raw
+	d.mu.Unlock()
+	d.ch.Close()
+	if raw != nil {
+		_ = raw.Close()
+	}
+	if d.hello != nil {
+		d.hello.release()
+	}
+}
 
 func (d *Data) end(wait bool) error {
 	d.mu.Lock()
@@ -623,20 +676,19 @@ func (d *Data) end(wait bool) error {
 			err = cerr
 		}
 	}
-	drain := func() {
-		_ = d.raw.SetDeadline(time.Now().Add(min(d.timeoutOr(10*time.Second), 10*time.Second)))
-		var rd io.Reader = d.raw
-		if d.tls != nil && d.handshaken {
-			rd = d.tls
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(rd, drainLimit))
-		d.ch.Close()
-		_ = d.raw.Close()
+	if !wait {
+		return err // Release closes it
 	}
-	if wait {
-		drain()
-	} else {
-		go drain()
+	_ = d.raw.SetDeadline(time.Now().Add(min(d.timeoutOr(10*time.Second), 10*time.Second)))
+	var rd io.Reader = d.raw
+	if d.tls != nil && d.handshaken {
+		rd = d.tls
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(rd, drainLimit))
+	d.ch.Close()
+	_ = d.raw.Close()
+	if d.hello != nil {
+		d.hello.release()
 	}
 	return err
 }
@@ -672,6 +724,39 @@ type helloCounter struct {
 
 	mu   sync.Mutex // guards held: crypto/tls reads and writes under separate locks
 	held []byte     // written, not yet sent
+	buf  *[]byte    // held's buffer, from heldBufs
+}
+
+// heldBufs holds the buffers that data connections cork their writes in:
+// a ClientHello, then a Finished and the content of a small file. Growing
+// a new one for every file was a quarter of the bytes gftp allocated in an
+// init of small files (allocation profile).
+var heldBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 16<<10)
+	return &b
+}}
+
+// hold appends p to what is held.
+func (h *helloCounter) hold(p []byte) {
+	if h.buf == nil {
+		h.buf = heldBufs.Get().(*[]byte)
+		h.held = (*h.buf)[:0]
+	}
+	h.held = append(h.held, p...)
+}
+
+// release gives the buffer back; the connection writes nothing after it.
+func (h *helloCounter) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.buf == nil {
+		return
+	}
+	if cap(h.held) <= corkLimit {
+		*h.buf = h.held[:0]
+		heldBufs.Put(h.buf)
+	}
+	h.buf, h.held = nil, nil
 }
 
 // corkLimit is how much a data connection holds before it sends.
@@ -694,7 +779,7 @@ func (h *helloCounter) Write(p []byte) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.held)+len(p) <= corkLimit {
-		h.held = append(h.held, p...)
+		h.hold(p)
 		return len(p), nil
 	}
 	if len(h.held) == 0 {

@@ -14,6 +14,10 @@ import (
 // on its own, so it is set again after every read that leaves replies
 // owed (sock.Read).
 func quickAck(c net.Conn) {
+	if fc, ok := c.(*fastConn); ok {
+		fc.quickAck()
+		return
+	}
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return

@@ -380,6 +380,78 @@ func TestLogging(t *testing.T) {
 	}
 }
 
+// TestDataTLSLoggedOnce: at -v (Info) a control connection's data
+// connections log their TLS once, the first; at -vv (Debug) each does.
+func TestDataTLSLoggedOnce(t *testing.T) {
+	srv := start(t, ftptest.Config{User: "u", Password: "p", TLS: ftptest.RequireTLS})
+	for _, tc := range []struct {
+		level slog.Level
+		want  int
+	}{{slog.LevelInfo, 1}, {slog.LevelDebug, 3}} {
+		var logs logBuf
+		log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: tc.level}))
+		r, err := open(t, srv.URL(), remote.Options{User: "u", Password: "p", CACert: srv.CACertFile(), Jobs: 1, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			if err := r.Put(context.Background(), fmt.Sprintf("f%d", i), strings.NewReader("x"), 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Close()
+		out := logs.String()
+		if got := strings.Count(out, `msg="data connection TLS"`); got != tc.want {
+			t.Errorf("level %v: %d data connection TLS lines for 3 uploads on one connection, want %d:\n%s", tc.level, got, tc.want, out)
+		}
+		if !strings.Contains(out, "resumed=true") {
+			t.Errorf("level %v: no resumed=true:\n%s", tc.level, out)
+		}
+	}
+}
+
+// TestDataConnectionsClosed: an upload's data connection, left unread
+// after its close_notify (Data.Finish), is closed once the STOR's reply is
+// in: 60 uploads leave no sockets open behind them.
+func TestDataConnectionsClosed(t *testing.T) {
+	srv := start(t, ftptest.Config{User: "u", Password: "p", TLS: ftptest.RequireTLS})
+	r, err := open(t, srv.URL(), remote.Options{User: "u", Password: "p", CACert: srv.CACertFile(), Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(ents)
+	}
+	if err := r.Put(context.Background(), "warm", strings.NewReader("x"), 1); err != nil {
+		t.Fatal(err)
+	}
+	before := fds()
+	for i := 0; i < 60; i++ {
+		data := strings.Repeat("y", 4096)
+		if err := remote.PutAtomic(context.Background(), r, fmt.Sprintf("d%d", i), strings.NewReader(data), int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for fds() > before+8 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := fds(); n > before+8 {
+		t.Fatalf("%d file descriptors open after 60 uploads, %d before", n, before)
+	}
+	for i := 0; i < 60; i += 17 {
+		b, err := os.ReadFile(filepath.Join(srv.Root(), fmt.Sprintf("d%d", i)))
+		if err != nil || len(b) != 4096 {
+			t.Fatalf("d%d on the server: %d bytes, %v", i, len(b), err)
+		}
+	}
+}
+
 func TestTooManyConnections(t *testing.T) {
 	srv := start(t, ftptest.Config{User: "u", Password: "p", MaxConns: 2})
 	var logs logBuf

@@ -302,6 +302,9 @@ func (s *session) store(ctx context.Context, tmp, final string, src io.Reader) e
 		}
 		return err
 	}
+	// Every way out has read the STOR's last reply, or given up on it,
+	// and waited for the sender below.
+	defer dc.Release()
 	// epsv reads the early EPSV's reply, which follows the STOR's last,
 	// before anything else is said to the server.
 	epsv := func(rep ftpconn.Reply) {

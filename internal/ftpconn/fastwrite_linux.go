@@ -1,0 +1,93 @@
+package ftpconn
+
+import (
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// fastConn is a TCP connection whose writes do not tell the Go scheduler
+// that they may block. A write to a non-blocking socket never blocks, but
+// on loopback it runs the receiver's TCP processing too and often takes
+// more than sysmon's 20 µs tick. Through net.Conn's Write the runtime then
+// counts the goroutine as in a system call, and with GOMAXPROCS=1 (FTP
+// transfers: remote.ProcsLimiter) sysmon takes its P away and wakes another
+// thread to run nothing, and polls every 20 µs from then on: about 8
+// sysmon wake-ups per file, and the futex calls and inter-processor
+// interrupts of the hand-offs, in a trace of a 2,000-file init. Written
+// with RawSyscall, the write is ordinary Go code to the scheduler; EAGAIN
+// still waits in the network poller, with the connection's deadlines.
+type fastConn struct {
+	*net.TCPConn
+	rc syscall.RawConn
+}
+
+// fastWrites returns c with fast writes when it is a TCP connection.
+func fastWrites(c net.Conn) net.Conn {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	return &fastConn{TCPConn: tc, rc: rc}
+}
+
+func (c *fastConn) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n := 0
+	var werr error
+	err := c.rc.Write(func(fd uintptr) bool {
+		for n < len(p) {
+			m, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
+			switch e {
+			case 0:
+				n += int(m)
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false // wait until writable
+			default:
+				werr = os.NewSyscallError("write", e)
+				return true
+			}
+		}
+		return true
+	})
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	}
+	return n, nil
+}
+
+// quickAck is quickAck for this connection, without a RawConn per call.
+func (c *fastConn) quickAck() {
+	_ = c.rc.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 1)
+	})
+}
+
+// CloseWrite half-closes the connection the way Write writes: the FIN runs
+// through the receiver's processing on loopback too.
+func (c *fastConn) CloseWrite() error {
+	var serr error
+	err := c.rc.Control(func(fd uintptr) {
+		if _, _, e := syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_WR, 0); e != 0 {
+			serr = os.NewSyscallError("shutdown", e)
+		}
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return &net.OpError{Op: "close", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	}
+	return nil
+}

@@ -73,13 +73,19 @@ func replay(t *testing.T, logFile, loadFile string) report {
 		t.Fatalf("%s holds no measurements", logFile)
 	}
 	rep.started = fi.ModTime().Add(-rep.elapsed)
-	rep.runs, rep.pushRuns = 0, 0
+	rep.runs, rep.pushRuns, rep.loopRuns = 0, 0, 0
 	for k, ms := range rep.results {
-		if k.op == "push" {
+		switch {
+		case k.op == "push":
 			rep.pushRuns = max(rep.pushRuns, len(ms))
-		} else {
+		case k.net == "loopback" && k.tool != gitFTP:
+			rep.loopRuns = max(rep.loopRuns, len(ms))
+		default:
 			rep.runs = max(rep.runs, len(ms))
 		}
+	}
+	if rep.runs == 0 {
+		rep.runs = rep.loopRuns
 	}
 	for _, tg := range targets() {
 		for k := range rep.results {

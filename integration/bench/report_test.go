@@ -17,6 +17,7 @@ type report struct {
 	shape    shape
 	runs     int
 	pushRuns int           // runs of each push cell (0: runs)
+	loopRuns int           // runs of each loopback init cell but git-ftp's (0: runs)
 	rtt      time.Duration // measured TCP connect across the WAN
 	targets  []target      // what ran, in order
 	results  map[key][]measurement
@@ -122,8 +123,15 @@ func writeReport(b *bytes.Buffer, r report) {
 	if r.runs == 1 {
 		cells = "one run"
 	}
+	var more []string
 	if r.pushRuns > 0 && r.pushRuns != r.runs {
-		cells += fmt.Sprintf(" (a push: of %d, since one takes seconds and a single run is noisy)", r.pushRuns)
+		more = append(more, fmt.Sprintf("a push: of %d", r.pushRuns))
+	}
+	if r.loopRuns > 0 && r.loopRuns != r.runs {
+		more = append(more, fmt.Sprintf("an init on loopback but git-ftp's: of %d", r.loopRuns))
+	}
+	if len(more) > 0 {
+		cells += " (" + strings.Join(more, "; ") + ", since one takes seconds and a single run is noisy)"
 	}
 	fmt.Fprintf(b, "- Each cell is %s, the tools taking turns within each round. Every run starts from the same server state and is verified byte for byte against the commit afterwards; a run that left the wrong files counts as failed. The peers mirror the work tree (without .git) and delete what is gone; only gftp and git-ftp write git-ftp's marker.\n", cells)
 	fmt.Fprintf(b, "- gftp runs with `-j 8` everywhere: 8 connections for FTP; over SFTP and S3 its default `--in-flight 64` files in flight. lftp and rclone run 8 transfers at once; `aws s3 sync` its default 10 requests.\n")

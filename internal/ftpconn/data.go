@@ -147,6 +147,7 @@ func (c *Conn) Passive(cmd string, r Reply) (*Channel, error) {
 	}
 	ch := &Channel{c: c, at: time.Now(), done: make(chan struct{})}
 	go func() {
+		DeepStack()
 		defer close(ch.done)
 		nc, err := c.dataDialer.DialContext(context.Background(), "tcp", addr)
 		if err == nil {
@@ -811,6 +812,23 @@ func (h *helloCounter) flush() error {
 	return err
 }
 
+// flushLast sends what is held before a half-close, in the FIN's segment
+// where the connection can (fastConn.writeLast).
+func (h *helloCounter) flushLast() error {
+	wl, ok := h.Conn.(interface{ writeLast([]byte) (int, error) })
+	if !ok || !h.cork {
+		return h.flush()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.held) == 0 {
+		return nil
+	}
+	_, err := wl.writeLast(h.held)
+	h.held = h.held[:0]
+	return err
+}
+
 func (h *helloCounter) Read(p []byte) (int, error) {
 	if err := h.flush(); err != nil {
 		return 0, err
@@ -819,7 +837,7 @@ func (h *helloCounter) Read(p []byte) (int, error) {
 }
 
 func (h *helloCounter) CloseWrite() error {
-	if err := h.flush(); err != nil {
+	if err := h.flushLast(); err != nil {
 		return err
 	}
 	if cw, ok := h.Conn.(interface{ CloseWrite() error }); ok {

@@ -319,6 +319,7 @@ func (s *session) store(ctx context.Context, tmp, final string, src io.Reader) e
 	sr := &srcReader{ctx: ctx, r: src}
 	sent := make(chan error, 1)
 	go func() {
+		ftpconn.DeepStack() // the TLS handshake runs here
 		buf := copyBufs.Get().(*[]byte)
 		_, err := io.CopyBuffer(dc, sr, *buf)
 		copyBufs.Put(buf)

@@ -80,7 +80,9 @@ func TestProxyFTPES(t *testing.T) {
 
 	socks := proxytest.Start(t, proxytest.SOCKS5, "deploy", proxySecret)
 	socks.Hosts[proxiedHost] = "127.0.0.1"
-	r = mustGftp(t, srv, g.Dir, "init", "-v", "-x", socks.URL("socks5h"), url)
+	// -vv: -v logs only the first data connection's TLS of each control
+	// connection (and any that did not resume).
+	r = mustGftp(t, srv, g.Dir, "init", "-vv", "-x", socks.URL("socks5h"), url)
 	checkServed(t, srv, g, c1)
 	control, data := checkTargets(t, socks, srv)
 	if control < 1 || data < 5 { // 4 files and the marker, one data connection each at least

@@ -536,12 +536,17 @@ func (d *Data) Handshake() error {
 	return nil
 }
 
+// levelRepeat is the level of a data connection's TLS line that repeats
+// the first: shown at -vv (slog.LevelDebug) but not part of the -vv
+// dialogue, which diag collects (records at exactly LevelDebug).
+const levelRepeat = slog.LevelDebug + 2
+
 // logTLS logs how the data connection's TLS went: at -v for the first data
 // connection of its control connection and for any that did not resume or
 // needed a second ClientHello, at -vv for the others, which repeat the
 // first (a line per file at -v said nothing new and cost a write each).
 func (d *Data) logTLS() {
-	level := slog.LevelDebug
+	level := levelRepeat
 	if !d.ch.c.dataLogged.Swap(true) {
 		level = slog.LevelInfo
 	}

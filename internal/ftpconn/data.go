@@ -453,18 +453,17 @@ func (ch *Channel) Close() {
 			}
 			return
 		}
-		select {
-		case <-ch.done:
+		closeDialled := func() {
+			<-ch.done
 			if ch.nc != nil {
 				ch.nc.Close()
 			}
+		}
+		select {
+		case <-ch.done:
+			closeDialled()
 		default:
-			go func() {
-				<-ch.done
-				if ch.nc != nil {
-					ch.nc.Close()
-				}
-			}()
+			go closeDialled()
 		}
 	})
 }

@@ -229,12 +229,7 @@ func TestPreOpenBehindLock(t *testing.T) {
 	h := sftplib.InMemHandler()
 	h.FileCmd = loggingCmder{h.FileCmd, &log}
 	h.FileGet = loggingReader{h.FileGet, &log}
-	srv := startServer(t, &server{handlers: &h})
-	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
-	r, err := open(t, srv, "/", remote.Options{Password: testPassword, KnownHosts: kh, Jobs: 2, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openInMem(t, &h, 2)
 	ctx := context.Background()
 	if err := r.Put(ctx, "m", strings.NewReader("one"), 3); err != nil {
 		t.Fatal(err)
@@ -328,12 +323,7 @@ func TestMkdirStartThenPut(t *testing.T) {
 	isolate(t)
 	h := sftplib.InMemHandler()
 	h.FileCmd = slowMkdir{h.FileCmd, 300 * time.Millisecond}
-	srv := startServer(t, &server{handlers: &h})
-	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
-	r, err := open(t, srv, "/", remote.Options{Password: testPassword, KnownHosts: kh, Jobs: 4, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openInMem(t, &h, 4)
 	ctx := context.Background()
 	// Start more sessions: they open while the ones there are busy.
 	for round := 0; round < 3; round++ {
@@ -396,12 +386,7 @@ func TestPutBehindMkdirReordered(t *testing.T) {
 	h := sftplib.InMemHandler()
 	h.FileCmd = slowMkdir{h.FileCmd, 200 * time.Millisecond}
 	h.FilePut = &reorderedOpen{FileWriter: h.FilePut}
-	srv := startServer(t, &server{handlers: &h})
-	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
-	r, err := open(t, srv, "/", remote.Options{Password: testPassword, KnownHosts: kh, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openInMem(t, &h, 0)
 	ctx := context.Background()
 	ds, ok := remote.As[remote.DirStarter](r)
 	if !ok {
@@ -431,12 +416,7 @@ func TestPutBehindMkdirReordered(t *testing.T) {
 func TestPreOpenedDroppedOnWrite(t *testing.T) {
 	isolate(t)
 	h := sftplib.InMemHandler()
-	srv := startServer(t, &server{handlers: &h})
-	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
-	r, err := open(t, srv, "/", remote.Options{Password: testPassword, KnownHosts: kh, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openInMem(t, &h, 0)
 	ctx := context.Background()
 	for _, write := range []string{"rename", "remove"} {
 		if err := r.Put(ctx, "m", strings.NewReader("old"), 3); err != nil {
@@ -481,4 +461,17 @@ func TestPreOpenedDroppedOnWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// openInMem starts a server with handlers h and opens it with jobs
+// connections (0: the default), trusting its host key, logging nothing.
+func openInMem(t *testing.T, h *sftplib.Handlers, jobs int) remote.Remote {
+	t.Helper()
+	srv := startServer(t, &server{handlers: h})
+	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
+	r, err := open(t, srv, "/", remote.Options{Password: testPassword, KnownHosts: kh, Jobs: jobs, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -35,15 +35,21 @@ func fastPair(t *testing.T) (*fastConn, net.Conn) {
 	return fc, s
 }
 
+// randomBytes returns n bytes of a random stream seeded with seed.
+func randomBytes(n int, seed uint64) []byte {
+	b := make([]byte, n)
+	rnd := rand.New(rand.NewPCG(seed, seed+1))
+	for i := range b {
+		b[i] = byte(rnd.Uint32())
+	}
+	return b
+}
+
 // TestFastWrite: a write larger than the socket buffers waits in the
 // poller and arrives whole, byte for byte; CloseWrite ends the stream.
 func TestFastWrite(t *testing.T) {
 	fc, s := fastPair(t)
-	want := make([]byte, 16<<20)
-	rnd := rand.New(rand.NewPCG(5, 6))
-	for i := range want {
-		want[i] = byte(rnd.Uint32())
-	}
+	want := randomBytes(16<<20, 5)
 	got := make(chan []byte)
 	go func() {
 		b, _ := io.ReadAll(s)
@@ -68,7 +74,7 @@ func TestFastWrite(t *testing.T) {
 // its deadline with a timeout, and a write after Close says closed.
 func TestFastWriteDeadline(t *testing.T) {
 	fc, _ := fastPair(t)
-	_ = fc.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+	_ = fc.SetWriteDeadline(time.Now().Add(time.Second)) // long enough to start under load
 	n, err := fc.Write(make([]byte, 64<<20))
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -101,5 +107,52 @@ func TestFastWritePeerGone(t *testing.T) {
 	}
 	if err == nil {
 		t.Fatal("writes to a reset connection kept succeeding")
+	}
+}
+
+// TestFastRead: reads wait in the poller for what the peer writes and get
+// it byte for byte, then io.EOF after the peer's half-close.
+func TestFastRead(t *testing.T) {
+	fc, s := fastPair(t)
+	want := randomBytes(8<<20, 7)
+	go func() {
+		time.Sleep(20 * time.Millisecond) // the first read waits
+		_, _ = s.Write(want)
+		_ = s.(*net.TCPConn).CloseWrite()
+	}()
+	if n, err := fc.Read(nil); n != 0 || err != nil {
+		t.Fatalf("empty Read = %d, %v", n, err)
+	}
+	got, err := io.ReadAll(fc)
+	if err != nil {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, not the %d written", len(got), len(want))
+	}
+	if n, err := fc.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("Read after EOF = %d, %v; want 0, io.EOF", n, err)
+	}
+}
+
+// TestFastReadDeadline: a read with nothing to read ends at its deadline
+// with a timeout; a read after Close says closed; a reset is an error.
+func TestFastReadDeadline(t *testing.T) {
+	fc, s := fastPair(t)
+	_ = fc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	n, err := fc.Read(make([]byte, 10))
+	var ne net.Error
+	if n != 0 || !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past its deadline = %d, %v; want a timeout", n, err)
+	}
+	_ = fc.SetReadDeadline(time.Time{})
+	_ = s.(*net.TCPConn).SetLinger(0)
+	s.Close()
+	if _, err := fc.Read(make([]byte, 10)); err == nil || err == io.EOF {
+		t.Fatalf("Read of a reset connection: %v, want an error", err)
+	}
+	fc.Close()
+	if _, err := fc.Read(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Read after Close: %v, want net.ErrClosed", err)
 	}
 }

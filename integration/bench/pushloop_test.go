@@ -63,7 +63,7 @@ func TestSFTPPushLoop(t *testing.T) {
 	if before != "" {
 		// Alternate: the binary before the change, then this one.
 		after := tl
-		old := tool{name: "before", marker: true, cmd: func(f *fixture, srv *servers.Server, push, insecure bool) *exec.Cmd {
+		old := tool{name: "before", marker: true, verbose: true, cmd: func(f *fixture, srv *servers.Server, push, insecure bool) *exec.Cmd {
 			c := after.cmd(f, srv, push, insecure)
 			c.Path, c.Args[0] = before, before
 			return c

@@ -90,7 +90,7 @@ func TestSFTPInFlight(t *testing.T) {
 
 // withArgs is tl under another name, with extra arguments before its URL.
 func withArgs(tl tool, name string, extra ...string) tool {
-	return tool{name: name, marker: tl.marker, cmd: func(f *fixture, srv *servers.Server, push, insecure bool) *exec.Cmd {
+	return tool{name: name, marker: tl.marker, verbose: tl.verbose, cmd: func(f *fixture, srv *servers.Server, push, insecure bool) *exec.Cmd {
 		c := tl.cmd(f, srv, push, insecure)
 		last := c.Args[len(c.Args)-1]
 		c.Args = append(append(c.Args[:len(c.Args)-1:len(c.Args)-1], extra...), last)
@@ -101,7 +101,7 @@ func withArgs(tl tool, name string, extra ...string) tool {
 // gftpBinTool is gftpTool(jobs) with another gftp binary.
 func gftpBinTool(name, bin string, jobs int) tool {
 	tl := gftpTool(jobs)
-	return tool{name: name, marker: true, cmd: func(f *fixture, srv *servers.Server, push, insecure bool) *exec.Cmd {
+	return tool{name: name, marker: true, verbose: true, cmd: func(f *fixture, srv *servers.Server, push, insecure bool) *exec.Cmd {
 		c := tl.cmd(f, srv, push, insecure)
 		c.Path, c.Args[0] = bin, bin
 		return c

@@ -135,7 +135,8 @@ type Conn struct {
 	broken   bool  // a read or write failed: the dialogue is out of step
 	quit     bool
 
-	dataDialer Dialer // cfg.Dialer for data connections: see dataDialer
+	dataDialer Dialer     // cfg.Dialer for data connections: see dataDialer
+	socks      *sockCache // passive data connections' idle sockets (reuse_linux.go)
 
 	dataLogged atomic.Bool // a data connection's TLS was logged at -v (Data.logTLS)
 
@@ -179,6 +180,7 @@ func Dial(ctx context.Context, cfg Config) (_ *Conn, err error) {
 	}
 	raw = fastWrites(raw)
 	c := &Conn{cfg: cfg, log: cfg.Log, raw: raw, dataDialer: dataDialer(cfg.Dialer)}
+	c.socks = newSockCache(c)
 	c.debug = c.log.Enabled(ctx, slog.LevelDebug)
 	c.sock = &sock{c: c, conn: raw}
 	c.rd = textproto.NewReader(bufio.NewReaderSize(c.sock.attach(), 4096))
@@ -417,7 +419,10 @@ func (c *Conn) Broken() bool { return c.broken }
 
 // Abort closes the TCP connection at once, unblocking any read or write in
 // progress. Safe to call from any goroutine.
-func (c *Conn) Abort() { _ = c.raw.Close() }
+func (c *Conn) Abort() {
+	_ = c.raw.Close()
+	c.socks.close()
+}
 
 // Close says QUIT when the dialogue is in step, then closes the
 // connection without waiting for the 221: the goodbye would cost a round
@@ -431,6 +436,7 @@ func (c *Conn) Close() error {
 		_ = c.Send("QUIT")
 	}
 	err := c.raw.Close()
+	c.socks.close()
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}

@@ -149,11 +149,7 @@ func (c *Conn) Passive(cmd string, r Reply) (*Channel, error) {
 	go func() {
 		DeepStack()
 		defer close(ch.done)
-		nc, err := c.dataDialer.DialContext(context.Background(), "tcp", addr)
-		if err == nil {
-			nc = fastWrites(nc)
-		}
-		ch.nc, ch.err = nc, err
+		ch.nc, ch.err = c.dialPassive(addr)
 	}()
 	return ch, nil
 }
@@ -634,12 +630,17 @@ func (d *Data) Finish() error { return d.end(false) }
 
 // Release closes a data connection that Finish ended, once the server's
 // reply to the transfer has arrived (or the transfer failed), and gives its
-// buffers back. Nothing may use d after it, nor while it runs.
+// buffers back; a passive connection's socket goes back to its control
+// connection for the next one (reuse_linux.go). Nothing may use d after
+// it, nor while it runs.
 func (d *Data) Release() {
 	d.mu.Lock()
 	d.closed = true
 	raw := d.raw
 	d.mu.Unlock()
+	if raw != nil {
+		recycle(raw) // a passive socket goes back to its control connection
+	}
 	d.ch.Close()
 	if raw != nil {
 		_ = raw.Close()

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -22,6 +23,58 @@ import (
 type fastConn struct {
 	*net.TCPConn
 	rc syscall.RawConn
+
+	// A passive data connection's: the cache its socket goes back to
+	// (reuse_linux.go), where it is now connected to, when that is not
+	// where net dialled it, and whether it was closed or handed back.
+	cache *sockCache
+	raddr net.Addr
+	state atomic.Int32
+}
+
+// gone is the error of a use after Close or recycle.
+func (c *fastConn) gone(op string) error {
+	if c.state.Load() == connLive {
+		return nil
+	}
+	return &net.OpError{Op: op, Net: "tcp", Addr: c.RemoteAddr(), Err: net.ErrClosed}
+}
+
+// Close closes the socket, unless it went back to its cache.
+func (c *fastConn) Close() error {
+	for {
+		switch s := c.state.Load(); {
+		case s == connRecycled:
+			return nil
+		case s == connClosed || c.state.CompareAndSwap(connLive, connClosed):
+			return c.TCPConn.Close()
+		}
+	}
+}
+
+// RemoteAddr is where the connection goes.
+func (c *fastConn) RemoteAddr() net.Addr {
+	if c.raddr != nil {
+		return c.raddr
+	}
+	return c.TCPConn.RemoteAddr()
+}
+
+// LocalAddr is the connection's own address; net's is from its first
+// connect.
+func (c *fastConn) LocalAddr() net.Addr {
+	if c.raddr == nil {
+		return c.TCPConn.LocalAddr()
+	}
+	var sa syscall.Sockaddr
+	_ = c.rc.Control(func(fd uintptr) { sa, _ = syscall.Getsockname(int(fd)) })
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: sa.Addr[:], Port: sa.Port}
+	case *syscall.SockaddrInet6:
+		return &net.TCPAddr{IP: sa.Addr[:], Port: sa.Port}
+	}
+	return nil
 }
 
 // fastWrites returns c with fast writes when it is a TCP connection.
@@ -49,6 +102,9 @@ func (c *fastConn) Write(p []byte) (int, error) { return c.send(p, 0) }
 // socket read never blocks; EAGAIN waits in the network poller, with the
 // connection's deadlines.
 func (c *fastConn) Read(p []byte) (int, error) {
+	if err := c.gone("read"); err != nil {
+		return 0, err
+	}
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -88,6 +144,9 @@ func (c *fastConn) Read(p []byte) (int, error) {
 func (c *fastConn) writeLast(p []byte) (int, error) { return c.send(p, syscall.MSG_MORE) }
 
 func (c *fastConn) send(p []byte, flags int) (int, error) {
+	if err := c.gone("write"); err != nil {
+		return 0, err
+	}
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -121,6 +180,9 @@ func (c *fastConn) send(p []byte, flags int) (int, error) {
 // quickAck is quickAck for this connection, without a RawConn per call
 // and, like Read, without waking sysmon.
 func (c *fastConn) quickAck() {
+	if c.state.Load() != connLive {
+		return
+	}
 	_ = c.rc.Control(func(fd uintptr) {
 		one := int32(1)
 		_, _, _ = syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, uintptr(unsafe.Pointer(&one)), 4, 0)
@@ -130,6 +192,9 @@ func (c *fastConn) quickAck() {
 // CloseWrite half-closes the connection the way Write writes: the FIN runs
 // through the receiver's processing on loopback too.
 func (c *fastConn) CloseWrite() error {
+	if err := c.gone("close"); err != nil {
+		return err
+	}
 	var serr error
 	err := c.rc.Control(func(fd uintptr) {
 		if _, _, e := syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_WR, 0); e != 0 {

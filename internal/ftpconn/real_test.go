@@ -36,6 +36,20 @@ func realConfig(t *testing.T, srv *servers.Server, kind servers.Kind, active boo
 	return cfg
 }
 
+// loginPWD logs c in to srv and returns the login directory.
+func loginPWD(t *testing.T, c *ftpconn.Conn, srv *servers.Server) string {
+	t.Helper()
+	sess, err := c.Login(srv.User, srv.Password, "PWD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwd, err := ftpconn.ParsePWD(sess.Extra[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pwd
+}
+
 // TestRealServers logs in to vsftpd, pure-ftpd and proftpd over TLS, and
 // stores and reads back a file in passive and active mode, with every data
 // connection's TLS resuming the control session (vsftpd's
@@ -50,14 +64,7 @@ func TestRealServers(t *testing.T) {
 			srv := servers.Start(t, kind)
 			for _, active := range []bool{false, true} {
 				c := dial(t, realConfig(t, srv, kind, active))
-				sess, err := c.Login(srv.User, srv.Password, "PWD")
-				if err != nil {
-					t.Fatal(err)
-				}
-				pwd, err := ftpconn.ParsePWD(sess.Extra[0])
-				if err != nil {
-					t.Fatal(err)
-				}
+				pwd := loginPWD(t, c, srv)
 				cs, isTLS := c.TLS()
 				name := "f-active.bin"
 				if !active {

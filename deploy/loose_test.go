@@ -14,7 +14,7 @@ import (
 )
 
 // TestOpenBlobLoose reads loose blobs of every size class (empty, small,
-// larger than looseSmall once compressed) the direct way and checks the
+// larger than cachedHead, larger than looseSmall once compressed) the direct way and checks the
 // bytes against the files committed and against go-git; a packed blob and
 // a tree go through go-git.
 func TestOpenBlobLoose(t *testing.T) {
@@ -29,6 +29,7 @@ func TestOpenBlobLoose(t *testing.T) {
 		"small":  []byte("hello, loose object\n"),
 		"text":   bytes.Repeat([]byte("line of text\n"), 5000),
 		"random": big,
+		"mid":    big[:40<<10], // past cachedHead, within looseSmall
 	}
 	for name, data := range files {
 		g.Write(name, data)

@@ -13,27 +13,35 @@ import (
 // (strace of an init: 10 of its 30 system calls per file). When the file
 // is larger than buf, the rest is left to read from f if rest is set.
 func readLoose(path string, buf []byte, rest bool) (n int, f *os.File, err error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	// The upload's read (rest) follows the plan's read of the same
+	// object's head (looseSize): its first bytes are in the page cache.
+	fast := rest
+	fd, err := openFile(path, fast)
 	if err != nil {
 		return 0, nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	for n < len(buf) {
-		m, err := syscall.Read(fd, buf[n:])
+		var m int
+		if fast && n < cachedHead {
+			m, err = readCached(fd, buf[n:min(len(buf), cachedHead)])
+		} else {
+			m, err = syscall.Read(fd, buf[n:])
+		}
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			syscall.Close(fd)
+			closeFile(fd, fast)
 			return 0, nil, &os.PathError{Op: "read", Path: path, Err: err}
 		}
 		if m == 0 {
-			syscall.Close(fd)
+			closeFile(fd, fast)
 			return n, nil, nil
 		}
 		n += m
 	}
 	if !rest {
-		syscall.Close(fd)
+		closeFile(fd, fast)
 		return n, nil, nil
 	}
 	return n, os.NewFile(uintptr(fd), path), nil

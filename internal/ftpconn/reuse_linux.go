@@ -104,13 +104,13 @@ func (s *sockCache) close() {
 func (c *Conn) dialPassive(addr string) (net.Conn, error) {
 	if c.socks != nil {
 		if ap, err := netip.ParseAddrPort(addr); err == nil && ap.Addr().Zone() == "" {
-			for tc := c.socks.get(); tc != nil; tc = c.socks.get() {
+			if tc := c.socks.get(); tc != nil {
 				fc, err := reconnect(tc, ap, c.socks.timeout)
 				if err == nil {
 					fc.cache = c.socks
 					return fc, nil
 				}
-				_ = tc.Close()
+				_ = tc.Close() // and dial: the port may refuse that too
 			}
 		}
 	}

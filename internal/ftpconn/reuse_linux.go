@@ -139,12 +139,12 @@ func reconnect(tc *net.TCPConn, ap netip.AddrPort, timeout time.Duration) (*fast
 	if a := ap.Addr().Unmap(); a.Is4() {
 		sa4.Family = syscall.AF_INET
 		sa4.Addr = a.As4()
-		sa4.Port = port<<8 | port>>8 // network byte order
+		putPort(&sa4.Port, port)
 		sa, salen = unsafe.Pointer(&sa4), unsafe.Sizeof(sa4)
 	} else {
 		sa6.Family = syscall.AF_INET6
 		sa6.Addr = a.As16()
-		sa6.Port = port<<8 | port>>8
+		putPort(&sa6.Port, port)
 		sa, salen = unsafe.Pointer(&sa6), unsafe.Sizeof(sa6)
 	}
 	if timeout > 0 {
@@ -171,6 +171,12 @@ func reconnect(tc *net.TCPConn, ap netip.AddrPort, timeout time.Duration) (*fast
 		return nil, err
 	}
 	return &fastConn{TCPConn: tc, rc: rc, raddr: net.TCPAddrFromAddrPort(ap)}, nil
+}
+
+// putPort stores port in network byte order, whatever the host's.
+func putPort(dst *uint16, port uint16) {
+	b := (*[2]byte)(unsafe.Pointer(dst))
+	b[0], b[1] = byte(port>>8), byte(port)
 }
 
 // recycle hands the socket of a released data connection back to its

@@ -15,14 +15,13 @@ import (
 func readLoose(path string, buf []byte, rest bool) (n int, f *os.File, err error) {
 	// The upload's read (rest) follows the plan's read of the same
 	// object's head (looseSize): its first bytes are in the page cache.
-	fast := rest
-	fd, err := openFile(path, fast)
+	fd, err := openFile(path, rest)
 	if err != nil {
 		return 0, nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	for n < len(buf) {
 		var m int
-		if fast && n < cachedHead {
+		if rest && n < cachedHead {
 			m, err = readCached(fd, buf[n:min(len(buf), cachedHead)])
 		} else {
 			m, err = syscall.Read(fd, buf[n:])
@@ -31,17 +30,17 @@ func readLoose(path string, buf []byte, rest bool) (n int, f *os.File, err error
 			continue
 		}
 		if err != nil {
-			closeFile(fd, fast)
+			closeFile(fd, rest)
 			return 0, nil, &os.PathError{Op: "read", Path: path, Err: err}
 		}
 		if m == 0 {
-			closeFile(fd, fast)
+			closeFile(fd, rest)
 			return n, nil, nil
 		}
 		n += m
 	}
 	if !rest {
-		closeFile(fd, fast)
+		closeFile(fd, rest)
 		return n, nil, nil
 	}
 	return n, os.NewFile(uintptr(fd), path), nil

@@ -37,7 +37,12 @@ func (c *fastConn) gone(op string) error {
 	if c.state.Load() == connLive {
 		return nil
 	}
-	return &net.OpError{Op: op, Net: "tcp", Addr: c.RemoteAddr(), Err: net.ErrClosed}
+	return c.opError(op, net.ErrClosed)
+}
+
+// opError is err from op on this connection, as net reports one.
+func (c *fastConn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 // Close closes the socket, unless it went back to its cache.
@@ -133,7 +138,7 @@ func (c *fastConn) Read(p []byte) (int, error) {
 		err = rerr
 	}
 	if err != nil && err != io.EOF {
-		return n, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+		return n, c.opError("read", err)
 	}
 	return n, err
 }
@@ -172,7 +177,7 @@ func (c *fastConn) send(p []byte, flags int) (int, error) {
 		err = werr
 	}
 	if err != nil {
-		return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+		return n, c.opError("write", err)
 	}
 	return n, nil
 }
@@ -205,7 +210,7 @@ func (c *fastConn) CloseWrite() error {
 		err = serr
 	}
 	if err != nil {
-		return &net.OpError{Op: "close", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+		return c.opError("close", err)
 	}
 	return nil
 }

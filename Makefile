@@ -60,7 +60,8 @@ fuzz:
 # versitygw against rclone and aws s3 sync; writes BENCHMARKS.md. About 45
 # minutes; never part of `make test`, which runs only its smoke version.
 # BENCH_RUNS runs per cell; GFTP_BENCH_TARGETS=ftpes12,ftpes13,sftp,s3 and
-# GFTP_BENCH_NET=loopback|wan narrow it (BENCHMARKS.md then holds only those).
+# GFTP_BENCH_NET=loopback|wan narrow it (BENCHMARKS.md then holds only those);
+# GFTP_BENCH_STORAGE=disk keeps the servers' files off the tmpfs.
 BENCH_RUNS    ?= 3
 bench:
 	GFTP_BENCH=1 GFTP_BENCH_RUNS=$(BENCH_RUNS) GFTP_BENCH_OUT=$(CURDIR)/BENCHMARKS.md \

@@ -641,6 +641,8 @@ func TestBenchmark(t *testing.T) {
 		}
 	}
 	rep := report{shape: fullShape, runs: runs, pushRuns: pushRuns, loopRuns: loopRuns, targets: tgs, results: map[key][]measurement{}, started: time.Now()}
+	rep.storage = serverStorage(t)
+	t.Logf("server storage: %s", rep.storage)
 	rep.versions = versions()
 	rep.loadStart = loadAvg()
 	f := makeFixture(t, fullShape)

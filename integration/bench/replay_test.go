@@ -19,10 +19,11 @@ import (
 // lines sampled during that run (for the machine-load line), if any.
 
 var (
-	replayRow = regexp.MustCompile(`bench_test\.go:\d+: (\S+)\s+(init|push)\s+(loopback|50 ms RTT)\s+(.+?)\s+(\d[0-9.hmµns]*s) cpu (\S+)(?: sys (\S+))? server (\S+) ?(.*)$`)
-	replayBad = regexp.MustCompile(`bench_test\.go:\d+: (\S+)\s+(init|push)\s+(loopback|50 ms RTT)\s+(.+?)\s+FAILED: (.*)$`)
-	replayRTT = regexp.MustCompile(`TCP connect across the WAN: (\S+)`)
-	replayEnd = regexp.MustCompile(`--- (?:PASS|FAIL): TestBenchmark \(([0-9.]+)s\)`)
+	replayRow     = regexp.MustCompile(`bench_test\.go:\d+: (\S+)\s+(init|push)\s+(loopback|50 ms RTT)\s+(.+?)\s+(\d[0-9.hmµns]*s) cpu (\S+)(?: sys (\S+))? server (\S+) ?(.*)$`)
+	replayBad     = regexp.MustCompile(`bench_test\.go:\d+: (\S+)\s+(init|push)\s+(loopback|50 ms RTT)\s+(.+?)\s+FAILED: (.*)$`)
+	replayRTT     = regexp.MustCompile(`TCP connect across the WAN: (\S+)`)
+	replayStorage = regexp.MustCompile(`server storage: (.+)$`)
+	replayEnd     = regexp.MustCompile(`--- (?:PASS|FAIL): TestBenchmark \(([0-9.]+)s\)`)
 )
 
 // replay rebuilds a run's report from its log.
@@ -61,6 +62,8 @@ func replay(t *testing.T, logFile, loadFile string) report {
 			rep.results[k] = append(rep.results[k], measurement{err: errors.New(m[5])})
 		} else if m := replayRTT.FindStringSubmatch(line); m != nil {
 			rep.rtt = dur(m[1])
+		} else if m := replayStorage.FindStringSubmatch(line); m != nil {
+			rep.storage = strings.TrimSpace(m[1])
 		} else if m := replayEnd.FindStringSubmatch(line); m != nil {
 			s, _ := strconv.ParseFloat(m[1], 64)
 			rep.elapsed = time.Duration(s * float64(time.Second))

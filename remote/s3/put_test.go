@@ -5,11 +5,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // TestPutSignsPayloadHash: a small Put carries one payload checksum, the
@@ -108,6 +112,38 @@ func TestDirectOnlyWhereSigV4Fits(t *testing.T) {
 	for _, b := range []string{"arn:aws:s3:us-west-2:123456789012:accesspoint/ap", "mybucket--usw2-az1--x-s3"} {
 		if newDirect(nil, nil, b) != nil {
 			t.Errorf("%s: sent directly", b)
+		}
+	}
+}
+
+// TestEndpointIgnoresKey: S3's endpoint rules give the same endpoint
+// whatever the object's key, so direct resolves it once per bucket. A
+// newer SDK whose rules read the key fails here.
+func TestEndpointIgnoresKey(t *testing.T) {
+	res := s3.NewDefaultEndpointResolverV2()
+	cases := map[string]s3.EndpointParameters{
+		"AWS, virtual host": {Bucket: aws.String("site-bucket"), Region: aws.String("eu-west-1")},
+		"AWS, path style":   {Bucket: aws.String("site-bucket"), Region: aws.String("us-east-1"), ForcePathStyle: aws.Bool(true)},
+		"FIPS, dual-stack":  {Bucket: aws.String("site-bucket"), Region: aws.String("us-west-2"), UseFIPS: aws.Bool(true), UseDualStack: aws.Bool(true)},
+		"accelerate":        {Bucket: aws.String("site-bucket"), Region: aws.String("us-west-2"), Accelerate: aws.Bool(true)},
+		"custom endpoint":   {Bucket: aws.String("b"), Region: aws.String("us-east-1"), Endpoint: aws.String("http://127.0.0.1:9000"), ForcePathStyle: aws.Bool(true)},
+		"dotted bucket":     {Bucket: aws.String("www.example.com"), Region: aws.String("us-east-1")},
+	}
+	keys := []string{"k", "index.html", "a b/c#d?e%f", "-x/ünï.txt", ".git-ftp.log", strings.Repeat("long/", 200)}
+	for name, p := range cases {
+		var first string
+		for _, k := range keys {
+			p.Key = aws.String(k)
+			ep, err := res.ResolveEndpoint(context.Background(), p)
+			if err != nil {
+				t.Fatalf("%s, key %q: %v", name, k, err)
+			}
+			got := fmt.Sprintf("%s %v", ep.URI.String(), ep.Headers)
+			if first == "" {
+				first = got
+			} else if got != first {
+				t.Errorf("%s: key %q resolves to %s, key %q to %s", name, keys[0], first, k, got)
+			}
 		}
 	}
 }

@@ -220,7 +220,10 @@ func Open(ctx context.Context, u *url.URL, opts remote.Options) (*Remote, error)
 	return r, nil
 }
 
-var _ remote.Concurrency = (*Remote)(nil)
+var (
+	_ remote.Concurrency  = (*Remote)(nil)
+	_ remote.ProcsLimiter = (*Remote)(nil)
+)
 
 // InFlight implements remote.Concurrency: Options.InFlight, or
 // remote.DefaultInFlight.
@@ -232,6 +235,17 @@ func inFlight(opts remote.Options) int {
 	}
 	return remote.DefaultInFlight
 }
+
+// MaxProcs implements remote.ProcsLimiter: one CPU, as for FTP. Small
+// objects are one PUT each: a few system calls, and waking the goroutines
+// of net/http that write the request and read the answer; with a second
+// CPU the Go scheduler spins it up for each wake-up and back to sleep. On
+// the 2,000-file init against versitygw on loopback, in runs alternating
+// with two CPUs, one CPU took gftp's CPU from 0.51 s to 0.42 s and its
+// wall time from 0.575 s to 0.560 s. One CPU still hashes (SHA-256, for
+// the signature) and encrypts (TLS) well over a gigabyte a second, more
+// than a deploy's link carries.
+func (r *Remote) MaxProcs() int { return 1 }
 
 // regionChosen reports whether the user named a region (flag, environment
 // or profile) rather than leaving us the default.
@@ -414,6 +428,13 @@ func transport(opts remote.Options) (func(*http.Transport), error) {
 		tr.MaxIdleConnsPerHost = max(inFlight(opts), 4)
 		tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
 		tr.TLSClientConfig = tc.Clone()
+		// A small object's request, headers and body, in one write
+		// rather than two (net/http's default buffer is 4 KiB): on the
+		// 2,000-file init against versitygw on loopback, one system
+		// call and one segment fewer per PUT took the wall time from
+		// 0.640 s to 0.610 s and versitygw's CPU by 6%. 64 connections
+		// hold 2 MiB of it.
+		tr.WriteBufferSize = 32 << 10
 	}, nil
 }
 

@@ -45,6 +45,11 @@ func serverStorage(t *testing.T) string {
 		t.Fatalf("server storage: %v", err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	// As /tmp is: the servers' accounts (vsftpd's, sshd's) must reach
+	// their roots below it, and MkdirTemp makes it 0700.
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+		t.Fatalf("server storage: %v", err)
+	}
 	t.Setenv("TMPDIR", dir)
 	kind := "a directory"
 	var st syscall.Statfs_t
@@ -67,6 +72,9 @@ func TestServerStorage(t *testing.T) {
 		}
 		if !strings.HasSuffix(got, "("+base+")") {
 			t.Errorf("storage %q does not name %s", got, base)
+		}
+		if fi, err := os.Stat(os.Getenv("TMPDIR")); err != nil || fi.Mode()&(os.ModePerm|os.ModeSticky) != 0o777|os.ModeSticky {
+			t.Errorf("TMPDIR: %v, %v; want drwxrwxrwt as /tmp, so that the FTP and SSH accounts reach their roots", fi.Mode(), err)
 		}
 	})
 	t.Run("disk", func(t *testing.T) {

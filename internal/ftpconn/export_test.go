@@ -21,5 +21,9 @@ func PassiveAddr(c *Conn, cmd string, r Reply) (string, error) { return c.passiv
 // as if a TLS 1.3 server there had chosen it.
 func RememberGroup(addr string, g tls.CurveID) { groups.Store(addr, g) }
 
+// ForgetGroup drops what was learnt of addr's group: a test that starts a
+// server on a port an earlier one had (go test -count=N) starts afresh.
+func ForgetGroup(addr string) { groups.Delete(addr) }
+
 // FinalLine exposes finalLine.
 func FinalLine(line []byte) bool { return finalLine(line) }

@@ -124,6 +124,7 @@ func TestRealServers(t *testing.T) {
 // and gets none, and neither do the data connections.
 func TestNoHelloRetryVsftpdTLS13(t *testing.T) {
 	srv := servers.Start(t, servers.VsftpdFTPES13)
+	ftpconn.ForgetGroup(srv.Addr)
 	first := dial(t, realConfig(t, srv, servers.VsftpdFTPES13, false))
 	cs, _ := first.TLS()
 	if cs.Version != tls.VersionTLS13 || cs.CurveID != tls.CurveP256 {

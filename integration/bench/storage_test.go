@@ -17,14 +17,15 @@ const tmpfsMagic = 0x01021994
 // report names where they were.
 //
 // Why: between runs the benchmark deletes what the run before uploaded,
-// and ext4 without a journal (this machine's) allocates no inode that was
-// freed in the last minute or more: for each new file it skips past every
-// such inode, reading its inode table block (ext4's recently_deleted). The
-// server's CPU for a run then grew with the deletes of the runs before it:
-// versitygw's for one and the same gftp init, run four times in a row,
-// 0.97, 1.29, 1.48 and 1.80 s (at 2.38 s, perf put 44% of it in
-// recently_deleted), and on tmpfs 0.74 to 0.81 s. That is this machine's disk, which no
-// client's protocol changes, and it moved with the order the tools ran in.
+// and ext4 without a journal (the disk of the machine this was measured
+// on) allocates no inode that was freed in the last minute or more: for
+// each new file it skips past every such inode, reading its inode table
+// block (ext4's recently_deleted). The server's CPU for a run then grew
+// with the deletes of the runs before it: versitygw's for one and the same
+// gftp init, run four times in a row, 0.97, 1.29, 1.48 and 1.80 s (in a
+// run that cost it 2.38 s, perf put 44% in recently_deleted), and on tmpfs
+// 0.74 to 0.81 s. That is a disk, which no client's protocol changes, and
+// it moved with the order the tools ran in.
 //
 // GFTP_BENCH_STORAGE=DIR puts them in DIR instead; "disk" leaves $TMPDIR.
 func serverStorage(t *testing.T) string {

@@ -121,7 +121,7 @@ func writeReport(b *bytes.Buffer, r report) {
 	if r.storage != "" {
 		fmt.Fprintf(b, "- The servers' files (and the repository) were on %s.", r.storage)
 		if strings.HasPrefix(r.storage, "tmpfs") {
-			fmt.Fprintf(b, " Between runs the benchmark deletes what the run before uploaded, and ext4 without a journal (the disk of the machine this was first measured on) gives out no inode freed in the last minute or more: it skips past each of them for every new file (recently_deleted). On that disk, versitygw's CPU for one and the same gftp init, run four times in a row, grew from 0.97 s to 1.80 s (in a run that took 2.38 s of it, perf put 44%% in that scan); on tmpfs it stays at 0.74 to 0.81 s. That cost is the machine's disk, not a client's protocol, and it moved with the order the tools ran in.")
+			fmt.Fprintf(b, " %s", tmpfsWhy)
 		}
 		fmt.Fprintf(b, "\n")
 	}

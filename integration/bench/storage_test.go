@@ -12,20 +12,14 @@ import (
 // tmpfsMagic is statfs(2)'s f_type of a tmpfs.
 const tmpfsMagic = 0x01021994
 
+// tmpfsWhy is why the servers' files go on a tmpfs (serverStorage).
+const tmpfsWhy = "Between runs the benchmark deletes what the run before uploaded, and ext4 without a journal (the disk of the machine this was first measured on) gives out no inode freed in the last minute or more: it skips past each of them for every new file, reading its inode table block (recently_deleted). On that disk, versitygw's CPU for one and the same gftp init, run four times in a row, grew from 0.97 s to 1.80 s (in a run that took 2.38 s of it, perf put 44% in that scan); on tmpfs it stays at 0.74 to 0.81 s. That cost is the machine's disk, not a client's protocol, and it moved with the order the tools ran in."
+
 // serverStorage puts the test's temporary files, the servers' roots among
 // them, on a tmpfs when there is one (/dev/shm), and returns how the
 // report names where they were.
 //
-// Why: between runs the benchmark deletes what the run before uploaded,
-// and ext4 without a journal (the disk of the machine this was measured
-// on) allocates no inode that was freed in the last minute or more: for
-// each new file it skips past every such inode, reading its inode table
-// block (ext4's recently_deleted). The server's CPU for a run then grew
-// with the deletes of the runs before it: versitygw's for one and the same
-// gftp init, run four times in a row, 0.97, 1.29, 1.48 and 1.80 s (in a
-// run that cost it 2.38 s, perf put 44% in recently_deleted), and on tmpfs
-// 0.74 to 0.81 s. That is a disk, which no client's protocol changes, and
-// it moved with the order the tools ran in.
+// Why: tmpfsWhy, which the report prints.
 //
 // GFTP_BENCH_STORAGE=DIR puts them in DIR instead; "disk" leaves $TMPDIR.
 func serverStorage(t *testing.T) string {

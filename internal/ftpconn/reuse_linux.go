@@ -2,6 +2,7 @@ package ftpconn
 
 import (
 	"context"
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"os"
@@ -175,8 +176,7 @@ func reconnect(tc *net.TCPConn, ap netip.AddrPort, timeout time.Duration) (*fast
 
 // putPort stores port in network byte order, whatever the host's.
 func putPort(dst *uint16, port uint16) {
-	b := (*[2]byte)(unsafe.Pointer(dst))
-	b[0], b[1] = byte(port>>8), byte(port)
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(dst))[:], port)
 }
 
 // recycle hands the socket of a released data connection back to its

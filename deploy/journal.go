@@ -100,6 +100,15 @@ func (w *journalWriter) maybe() {
 // wait waits for a write in flight.
 func (w *journalWriter) wait() { w.inflight.Wait() }
 
+// written reports whether a journal was written, once no write is in
+// flight.
+func (w *journalWriter) written() bool {
+	w.wait()
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	return w.wrote
+}
+
 // final writes the journal as it stands, after any write in flight, on a
 // fresh context, so that an interrupted run still leaves it.
 func (w *journalWriter) final() error {

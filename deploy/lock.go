@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gftp/gftp/remote"
@@ -243,6 +244,9 @@ type Lock struct {
 	r      remote.Remote
 	object bool   // an S3 object rather than a directory
 	entry  string // the directory inside a directory lock that names us
+
+	mu       sync.Mutex
+	released bool // by Release, or with the marker's move (moveAndRelease)
 
 	// Broken is the holder whose lock this one replaced (a dead deploy on
 	// this host, or a stale lock with --break-lock), nil when the lock was
@@ -616,25 +620,80 @@ func ignoreMissing(err error) error {
 }
 
 // Release removes the lock. It runs on a fresh context, so that a failed or
-// interrupted deploy still releases it.
+// interrupted deploy still releases it. A lock already released does
+// nothing.
 func (l *Lock) Release(context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if l.object {
-		return ignoreMissing(l.r.Remove(ctx, LockName))
+		err := ignoreMissing(l.r.Remove(ctx, LockName))
+		l.released = err == nil
+		return err
 	}
 	if n, ok := remote.As[remote.NestedDirMaker](l.r); ok {
 		// One round trip, where it works.
 		err := n.RmdirNested(ctx, LockName, l.entry)
 		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			l.released = true
 			return nil
 		}
 	} else if err := l.r.Rmdir(ctx, path.Join(LockName, l.entry)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	// Not empty: a rival's name, made there in the same exchange as its
-	// failed MKD, which it removes a moment later; or one a rival left
-	// when it died right then, which we remove.
+	err := l.emptied(ctx)
+	l.released = err == nil
+	return err
+}
+
+// moveAndRelease renames from over to and releases the lock in one round
+// trip, where the transport can (remote.RenameRmdirer): a deploy's marker
+// move and the end of its lock. The lock goes whatever becomes of the
+// rename, as Release would after a failed one. handled is false when
+// nothing was sent: the caller renames, and Release releases, as usual.
+func (l *Lock) moveAndRelease(ctx context.Context, from, to string) (handled bool, err error) {
+	if l == nil || l.object {
+		return false, nil
+	}
+	rr, ok := remote.As[remote.RenameRmdirer](l.r)
+	if !ok {
+		return false, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released {
+		return false, nil
+	}
+	sent, renameErr, rmdirErr := rr.RenameRmdirNested(ctx, from, to, LockName, l.entry)
+	if !sent {
+		return false, nil
+	}
+	if rmdirErr == nil || errors.Is(rmdirErr, fs.ErrNotExist) {
+		l.released = true
+	} else if renameErr == nil {
+		// Our name is gone, the lock is not: see emptied.
+		l.released = l.emptied(ctx) == nil
+	}
+	return true, renameErr
+}
+
+// isReleased reports whether the lock is gone.
+func (l *Lock) isReleased() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.released
+}
+
+// emptied removes the lock directory once our name in it is gone, when a
+// removal sent with our name's failed. It was not empty: a rival's name,
+// made there in the same exchange as its failed MKD, which it removes a
+// moment later; or one a rival left when it died right then, which we
+// remove.
+func (l *Lock) emptied(ctx context.Context) error {
 	var err error
 	for try := 0; try < 4; try++ {
 		if try > 0 {

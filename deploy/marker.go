@@ -112,16 +112,30 @@ func stageMarker(ctx context.Context, r remote.Remote, name string, h plumbing.H
 	return m
 }
 
-// commit renames the staged marker over the old one. tried is false when
-// the staging had failed: the caller is to write the marker the usual way.
-// Whatever happens, no temporary file is left.
-func (m *stagedMarker) commit(ctx context.Context) (tried bool, err error) {
+// commit renames the staged marker over the old one and, with l, releases
+// the lock in the same round trip where the transport can (see
+// Lock.moveAndRelease). tried is false when the staging had failed: the
+// caller is to write the marker the usual way. Whatever happens, no
+// temporary file is left.
+func (m *stagedMarker) commit(ctx context.Context, l *Lock) (tried bool, err error) {
 	<-m.done
 	if m.err != nil {
 		m.discard()
 		return false, nil
 	}
-	if err := m.r.Rename(ctx, m.tmp, m.name); err != nil {
+	handled := false
+	if l != nil {
+		handled, err = l.moveAndRelease(ctx, m.tmp, m.name)
+		if handled && err != nil && !l.isReleased() {
+			// The lock is still held (the connection was lost, say):
+			// once more, as usual, with the transport's retries.
+			handled = false
+		}
+	}
+	if !handled {
+		err = m.r.Rename(ctx, m.tmp, m.name)
+	}
+	if err != nil {
 		m.discard()
 		return true, err
 	}

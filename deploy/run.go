@@ -53,6 +53,11 @@ type Executor struct {
 	// Journal, when set, is the journal read early (StartJournalRead);
 	// else Run reads it first.
 	Journal *JournalRead
+	// Lock, when set, is the lock this run holds. Where the transport can
+	// (remote.RenameRmdirer), and nothing is left to do under the lock
+	// after it, the marker's move releases it in the same round trip;
+	// its Release then does nothing.
+	Lock *Lock
 }
 
 // limitProcs lowers GOMAXPROCS to what r's transport makes use of
@@ -185,6 +190,12 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 					log.Info("could not remove the journal", "name", JournalName, "err", err)
 				}
 			}
+		case started && e.Lock != nil && e.Lock.isReleased():
+			// The marker's move failed, the lock went with it
+			// (moveAndRelease): no journal may be written outside it.
+			// None was written before; the next run sends this one's
+			// changes again.
+			log.Info("no journal written: the lock is already released", "name", JournalName)
 		case started:
 			if err := jw.final(); err != nil {
 				log.Info("could not write the journal", "name", JournalName, "err", err)
@@ -404,8 +415,18 @@ func (e *Executor) Run(ctx context.Context, p *Plan) (*Result, error) {
 	var err error
 	renamed := false
 	if staged != nil {
-		renamed, err = staged.commit(ctx)
+		// The lock goes with the marker's move only when no journal is
+		// to be removed after it and no sweep of a dead run's files is
+		// under way: both belong under the lock.
+		var l *Lock
+		if !found && !e.Leftovers && !jw.written() {
+			l = e.Lock
+		}
+		renamed, err = staged.commit(ctx, l)
 		staged = nil // commit removed what it left
+		if l != nil && l.isReleased() {
+			log.Debug("lock released with the marker's move", "name", LockName)
+		}
 	}
 	if !renamed {
 		err = WriteMarker(ctx, e.Remote, p.Marker, p.To)

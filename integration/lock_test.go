@@ -196,3 +196,39 @@ func TestLockIdentityOnServers(t *testing.T) {
 		})
 	}
 }
+
+// TestLockGoesWithMarker: once a deploy is complete its lock is gone before
+// the post-ftp-push hook runs, on every transport. On OpenSSH's sftp-server
+// the lock's removal goes out behind the marker's rename in one exchange
+// (-vv says so), and the server, handling a session's requests in order,
+// moves the marker first.
+func TestLockGoesWithMarker(t *testing.T) {
+	for name, start := range lockTargets() {
+		t.Run(name, func(t *testing.T) {
+			srv := start(t)
+			g, _ := initedRepo(t, srv)
+			seen := filepath.Join(t.TempDir(), "seen")
+			hook := "#!/bin/sh\nif [ -e '" + filepath.Join(srv.Root, deploy.LockName) + "' ]; then echo held; else echo free; fi > '" + seen + "'\n"
+			if err := os.WriteFile(filepath.Join(g.Dir, ".git", "hooks", "post-ftp-push"), []byte(hook), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 20; i++ {
+				g.Write(fmt.Sprintf("d/f%02d.txt", i), []byte(strings.Repeat("y", i+1)))
+			}
+			g.Remove("index.html")
+			head := g.Commit("two")
+			r := mustGftp(t, srv, g.Dir, "push", "-j", "4", "-vv", srv.URL)
+			checkServed(t, srv, g, head)
+			if _, err := os.Stat(filepath.Join(srv.Root, deploy.LockName)); !os.IsNotExist(err) {
+				t.Errorf("the lock was left behind: %v", err)
+			}
+			if b, err := os.ReadFile(seen); err != nil || string(b) != "free\n" {
+				t.Errorf("post-ftp-push found the lock %q (%v), want it gone", b, err)
+			}
+			combined := strings.Contains(r.stderr, "lock released with the marker's move")
+			if want := name == "sshd-password"; combined != want {
+				t.Errorf("lock released with the marker's move: %v, want %v\n%s", combined, want, tail(r.stderr, 3000))
+			}
+		})
+	}
+}

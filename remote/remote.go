@@ -547,6 +547,18 @@ type NestedDirMaker interface {
 	RmdirNested(ctx context.Context, dir, sub string) error
 }
 
+// RenameRmdirer is implemented by transports that can send a rename and,
+// certainly behind it yet without waiting for its answer, the removal of a
+// directory and a directory inside it, as RmdirNested (SFTP sends them on
+// one session, whose requests OpenSSH handles in order). A deploy moves its
+// marker and releases its lock so, in one round trip instead of two. The
+// removal goes out whatever becomes of the rename. sent is false when
+// nothing was sent because the server cannot rename over a file in one
+// request here: the caller renames and removes apart.
+type RenameRmdirer interface {
+	RenameRmdirNested(ctx context.Context, from, to, dir, sub string) (sent bool, renameErr, rmdirErr error)
+}
+
 // PreOpener is implemented by transports that can open files in the same
 // exchange as the lock's MkdirNested, yet certainly after the lock is made
 // (SFTP sends the OPENs behind the MKDIR on one session, whose requests

@@ -35,6 +35,9 @@ type app struct {
 	// brokenLock is the holder of a dead deploy's lock that the lock taken
 	// replaced: that deploy may have left temporary files and a journal.
 	brokenLock *deploy.LockInfo
+	// held is the lock taken, nil without one: a deploy's marker move may
+	// release it in the same round trip (deploy.Executor.Lock).
+	held *deploy.Lock
 	// promptGate, when set, is waited for before asking on the terminal
 	// (see openEarly).
 	promptGate func() error
@@ -262,13 +265,20 @@ func (a *app) lock(ctx context.Context, cmd *cli.Command, r remote.Remote, commi
 	}
 	a.logCreated(l.Created)
 	a.brokenLock = l.Broken
+	a.held = l
 	a.log.Info("lock taken", "name", deploy.LockName)
-	release = func() {
-		if err := l.Release(ctx); err != nil {
-			a.warn("could not remove the lock %s: %v; remove it by hand, or the next deploy needs --break-lock", deploy.LockName, err)
-		}
+	return func() { a.release(ctx) }, nil
+}
+
+// release releases the lock taken, if any and not released yet: once the
+// marker has moved, or however the command ends.
+func (a *app) release(ctx context.Context) {
+	if a.held == nil {
+		return
 	}
-	return release, nil
+	if err := a.held.Release(ctx); err != nil {
+		a.warn("could not remove the lock %s: %v; remove it by hand, or the next deploy needs --break-lock", deploy.LockName, err)
+	}
 }
 
 // resolveTarget opens the repository and works out URL and settings. The
@@ -711,7 +721,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 		return nil
 	}
 	prog := newProgress(a.stderr, plan, a.verbose >= 0 && a.verbose < 2)
-	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: observers{prog, a.out.rep}, Logger: a.log, Leftovers: a.brokenLock != nil, Journal: t.journal}
+	ex := &deploy.Executor{Remote: r, Repo: t.repo, Jobs: int(cmd.Int("jobs")), Observer: observers{prog, a.out.rep}, Logger: a.log, Leftovers: a.brokenLock != nil, Journal: t.journal, Lock: a.held}
 	res, err := ex.Run(ctx, plan)
 	prog.Finish()
 	if err != nil {
@@ -719,6 +729,7 @@ func (a *app) deploy(ctx context.Context, cmd *cli.Command, t *target, r remote.
 		return err
 	}
 	a.printResult(plan, res, t, true)
+	a.release(ctx) // the deploy is complete: the hook runs without the lock
 	return a.postHook(ctx, cmd, t, to.Hash)
 }
 

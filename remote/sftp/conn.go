@@ -209,7 +209,10 @@ type sentWait struct {
 }
 
 // SFTP request types (draft-ietf-secsh-filexfer-02 section 3).
-const fxpMkdir = 14
+const (
+	fxpMkdir    = 14
+	fxpExtended = 200
+)
 
 // sent returns a channel closed once a request of type typ whose first
 // field is the string path has been written in full.

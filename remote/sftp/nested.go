@@ -97,19 +97,66 @@ func (r *Remote) MkdirNested(ctx context.Context, dir, sub string) (dirErr, subE
 // directory's removal, then the outer's, sent one behind the other.
 func (r *Remote) RmdirNested(ctx context.Context, dir, sub string) error {
 	inner := path.Join(dir, sub)
-	var innerErr error
+	r.forget(dir, inner)
 	return r.run(ctx, "rmdir", dir, func(c *sftplib.Client) error {
-		first := make(chan error, 1)
-		go func() { first <- c.RemoveDirectory(r.path(inner)) }()
-		runtime.Gosched()
-		err := c.RemoveDirectory(r.path(dir))
-		innerErr = <-first
-		if err != nil && (innerErr == nil || errors.Is(innerErr, fs.ErrNotExist)) {
-			// Sent before the inner one's removal: once more.
-			err = c.RemoveDirectory(r.path(dir))
-		}
-		return err
+		return r.rmdirNestedOn(c, dir, inner)
 	}, nil)
+}
+
+func (r *Remote) rmdirNestedOn(c *sftplib.Client, dir, inner string) error {
+	first := make(chan error, 1)
+	go func() { first <- c.RemoveDirectory(r.path(inner)) }()
+	runtime.Gosched()
+	err := c.RemoveDirectory(r.path(dir))
+	innerErr := <-first
+	if err != nil && (innerErr == nil || errors.Is(innerErr, fs.ErrNotExist)) {
+		// Sent before the inner one's removal: once more.
+		err = c.RemoveDirectory(r.path(dir))
+	}
+	return err
+}
+
+// posixRenameExt is OpenSSH's rename over an existing file, an
+// SSH_FXP_EXTENDED request whose first field is this name.
+const posixRenameExt = "posix-rename@openssh.com"
+
+// RenameRmdirNested implements remote.RenameRmdirer: the POSIX rename
+// goes out, and once it has, RmdirNested's two removals follow on the same
+// session without waiting for its answer. OpenSSH's sftp-server handles a
+// session's requests in order, so the lock goes only once the marker has
+// moved. Without posix-rename (Rename's fallback takes more than one
+// request), nothing is sent.
+func (r *Remote) RenameRmdirNested(ctx context.Context, from, to, dir, sub string) (sent bool, renameErr, rmdirErr error) {
+	l, err := r.get(ctx)
+	if err != nil || !l.posixRename {
+		return false, nil, nil // the caller's own Rename reports the error
+	}
+	inner := path.Join(dir, sub)
+	r.forget(from, to, dir, inner)
+	var rnErr, rmErr error // fn's, read only once it has ended
+	err = r.runSession(ctx, l, "rename", to, func(s *session) error {
+		c := s.c
+		out := s.w.sent(fxpExtended, posixRenameExt)
+		first := make(chan error, 1)
+		go func() { first <- c.PosixRename(r.path(from), r.path(to)) }()
+		select {
+		case <-out:
+		case err := <-first:
+			// Answered, so it went out; or it never could, and the
+			// connection is gone: the removals then fail as well.
+			first <- err
+		}
+		rmErr = wrapErr("rmdir", dir, l, r.rmdirNestedOn(c, dir, inner))
+		rnErr = wrapErr("rename", to, l, <-first)
+		return nil
+	}, nil)
+	if err != nil {
+		// Cancelled while under way (fn may still run, and its results
+		// are not to be read), or no session: what went out is not
+		// known, so it counts as sent and failed.
+		return true, err, err
+	}
+	return true, rnErr, rmErr
 }
 
 // mkdirOn makes a directory. OpenSSH answers SSH_FX_FAILURE for an existing
@@ -125,4 +172,7 @@ func mkdirOn(c *sftplib.Client, p string) error {
 	return err
 }
 
-var _ remote.NestedDirMaker = (*Remote)(nil)
+var (
+	_ remote.NestedDirMaker = (*Remote)(nil)
+	_ remote.RenameRmdirer  = (*Remote)(nil)
+)

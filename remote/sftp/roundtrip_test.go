@@ -475,3 +475,117 @@ func openInMem(t *testing.T, h *sftplib.Handlers, jobs int) remote.Remote {
 	}
 	return r
 }
+
+// gatedRename logs renames and removals of directories in the order the
+// server handles them, and holds each rename until the first RMDIR has
+// reached the server (or 5 s have passed).
+type gatedRename struct {
+	sftplib.FileCmder
+	log    *orderLog
+	rmdirs <-chan struct{}
+	early  *atomic.Bool // a rename was answered before any RMDIR arrived
+}
+
+func (g gatedRename) Filecmd(r *sftplib.Request) error {
+	if r.Method == "Rmdir" {
+		g.log.add("rmdir " + r.Filepath)
+	}
+	return g.FileCmder.Filecmd(r)
+}
+
+func (g gatedRename) PosixRename(r *sftplib.Request) error {
+	select {
+	case <-g.rmdirs:
+	case <-time.After(5 * time.Second):
+		g.early.Store(true)
+	}
+	g.log.add("rename " + r.Filepath + " " + r.Target)
+	return g.FileCmder.(sftplib.PosixRenameFileCmder).PosixRename(r)
+}
+
+// TestRenameRmdirNested: the marker's rename and the lock's two RMDIRs go
+// out in one exchange (the RMDIRs reach the server while it still holds
+// the rename unanswered), and the server handles the rename first, so the
+// lock is gone only once the marker has moved. A failed rename still
+// releases the lock and says why it failed.
+func TestRenameRmdirNested(t *testing.T) {
+	isolate(t)
+	var log orderLog
+	var early atomic.Bool
+	rmdirs := make(chan struct{})
+	var once sync.Once
+	h := sftplib.InMemHandler()
+	h.FileCmd = gatedRename{h.FileCmd, &log, rmdirs, &early}
+	srv := &server{handlers: &h, sniff: func(typ byte) {
+		if typ == 15 { // SSH_FXP_RMDIR
+			once.Do(func() { close(rmdirs) })
+		}
+	}}
+	startServer(t, srv)
+	kh := srv.knownHosts(t, srv.hostKeys[0].PublicKey())
+	r, err := open(t, srv, "/", remote.Options{Password: testPassword, KnownHosts: kh, Jobs: 2, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rr, ok := remote.As[remote.RenameRmdirer](r)
+	if !ok {
+		t.Fatal("the sftp transport is no remote.RenameRmdirer")
+	}
+	nd, _ := remote.As[remote.NestedDirMaker](r)
+	read := func(name string) string {
+		rc, err := r.Open(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, f := range []string{"marker", "marker.tmp"} {
+		if err := r.Put(ctx, f, strings.NewReader(f), int64(len(f))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dirErr, subErr := nd.MkdirNested(ctx, "lock", "me"); dirErr != nil || subErr != nil {
+		t.Fatalf("MkdirNested: %v, %v", dirErr, subErr)
+	}
+	log.take()
+	sent, renameErr, rmdirErr := rr.RenameRmdirNested(ctx, "marker.tmp", "marker", "lock", "me")
+	if !sent || renameErr != nil || rmdirErr != nil {
+		t.Fatalf("RenameRmdirNested: sent %v, rename %v, rmdir %v", sent, renameErr, rmdirErr)
+	}
+	if early.Load() {
+		t.Error("the rename was answered before the lock's RMDIR reached the server: two round trips, not one")
+	}
+	if got, want := log.take(), []string{"rename /marker.tmp /marker", "rmdir /lock/me", "rmdir /lock"}; !slices.Equal(got, want) {
+		t.Errorf("the server handled %q, want %q", got, want)
+	}
+	if got := read("marker"); got != "marker.tmp" {
+		t.Errorf("marker holds %q, want the staged content", got)
+	}
+	for _, n := range []string{"marker.tmp", "lock"} {
+		if _, err := r.Stat(ctx, n); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s is still there: %v", n, err)
+		}
+	}
+
+	// A rename that fails: the lock goes all the same, and the error says
+	// what is missing.
+	if dirErr, subErr := nd.MkdirNested(ctx, "lock", "me"); dirErr != nil || subErr != nil {
+		t.Fatalf("MkdirNested: %v, %v", dirErr, subErr)
+	}
+	sent, renameErr, rmdirErr = rr.RenameRmdirNested(ctx, "gone.tmp", "marker", "lock", "me")
+	if !sent || !errors.Is(renameErr, fs.ErrNotExist) || rmdirErr != nil {
+		t.Fatalf("RenameRmdirNested of a missing file: sent %v, rename %v (want fs.ErrNotExist), rmdir %v", sent, renameErr, rmdirErr)
+	}
+	if _, err := r.Stat(ctx, "lock"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("lock is still there after a failed rename: %v", err)
+	}
+	if got := read("marker"); got != "marker.tmp" {
+		t.Errorf("marker holds %q after a failed rename", got)
+	}
+}

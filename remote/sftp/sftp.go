@@ -332,7 +332,7 @@ func (r *Remote) dial(ctx context.Context) (*link, error) {
 		}
 		return nil, fmt.Errorf("start sftp subsystem: %w", err)
 	}
-	_, l.posixRename = s.c.HasExtension("posix-rename@openssh.com")
+	_, l.posixRename = s.c.HasExtension(posixRenameExt)
 	l.release(s, nil)
 	r.log.Debug("sftp session", "posix-rename", l.posixRename)
 	return l, nil
@@ -745,7 +745,7 @@ func (p *putReader) stop() {
 func (r *Remote) Rename(ctx context.Context, from, to string) error {
 	r.forget(from, to)
 	return r.run(ctx, "rename", to, func(c *sftplib.Client) error {
-		if _, ok := c.HasExtension("posix-rename@openssh.com"); ok {
+		if _, ok := c.HasExtension(posixRenameExt); ok {
 			return c.PosixRename(r.path(from), r.path(to))
 		}
 		err := c.Rename(r.path(from), r.path(to))

@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -47,6 +48,10 @@ type server struct {
 	silent     bool // accept TCP and never speak: a hung server
 	handlers   *sftplib.Handlers
 	noSFTP     bool // refuse the sftp subsystem
+	// sniff, when set, is told the type of each SFTP request as the
+	// server reads it off the channel (handlers only), before it is
+	// handled.
+	sniff func(typ byte)
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -171,7 +176,11 @@ func (srv *server) serve(c net.Conn, cfg *ssh.ServerConfig) {
 				go func() {
 					defer ch.Close()
 					if srv.handlers != nil {
-						rs := sftplib.NewRequestServer(ch, *srv.handlers)
+						var rw io.ReadWriteCloser = ch
+						if srv.sniff != nil {
+							rw = &sniffer{ReadWriteCloser: ch, on: srv.sniff}
+						}
+						rs := sftplib.NewRequestServer(rw, *srv.handlers)
 						rs.Serve()
 						return
 					}
@@ -184,6 +193,34 @@ func (srv *server) serve(c net.Conn, cfg *ssh.ServerConfig) {
 			}
 		}()
 	}
+}
+
+// sniffer reads SFTP packets (uint32 length, byte type, ...) and reports
+// each one's type as it arrives.
+type sniffer struct {
+	io.ReadWriteCloser
+	on   func(typ byte)
+	hdr  []byte
+	skip int // bytes of the current packet still to come
+}
+
+func (s *sniffer) Read(p []byte) (int, error) {
+	n, err := s.ReadWriteCloser.Read(p)
+	for b := p[:n]; len(b) > 0; {
+		if s.skip > 0 {
+			k := min(s.skip, len(b))
+			s.skip, b = s.skip-k, b[k:]
+			continue
+		}
+		k := min(5-len(s.hdr), len(b))
+		s.hdr, b = append(s.hdr, b[:k]...), b[k:]
+		if len(s.hdr) == 5 {
+			s.on(s.hdr[4])
+			s.skip = int(binary.BigEndian.Uint32(s.hdr)) - 1
+			s.hdr = s.hdr[:0]
+		}
+	}
+	return n, err
 }
 
 // knownHosts writes a known_hosts file trusting keys for the server.

@@ -216,6 +216,16 @@ func ParseInclude(data []byte, syncroot string) ([]IncludeRule, error) {
 	return rules, nil
 }
 
+// IncludeError is a line of a submodule's .git-ftp-include that cannot be
+// read (exit code 2, as for the superproject's own).
+type IncludeError struct{ Err error }
+
+func (e *IncludeError) Error() string { return e.Err.Error() }
+func (e *IncludeError) Unwrap() error { return e.Err }
+
+// Hint tells what to do.
+func (e *IncludeError) Hint() string { return "fix the line in the submodule's " + IncludeFile }
+
 // CheckRepoPath refuses a path from .git-ftp-include or --syncroot that
 // would leave the repository: absolute, or with a ".." element. Such a
 // line once read a file outside the work tree and uploaded it above the

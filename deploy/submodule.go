@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -108,12 +109,22 @@ func (b *builder) submodules(ctx context.Context, subs []subChange, opts PlanOpt
 			}
 			all = from.IsZero()
 		}
+		// The submodule's own .git-ftp-ignore and .git-ftp-include, as
+		// git-ftp, run again inside the submodule, reads them.
 		ignore, err := LoadIgnore(sub.Dir)
 		if err != nil {
 			return &LocalError{Err: err}
 		}
+		include, err := LoadInclude(sub.Dir, "")
+		var pe *fs.PathError
+		switch {
+		case errors.As(err, &pe):
+			return &LocalError{Err: err}
+		case err != nil:
+			return &IncludeError{Err: fmt.Errorf("submodule %s: %w", sc.path, err)}
+		}
 		sp, err := NewPlan(ctx, sub, from, to, PlanOptions{
-			All: all, Marker: marker, Ignore: ignore,
+			All: all, Marker: marker, Ignore: ignore, Include: include,
 			Remote: opts.Remote, prefix: opts.prefix + root + "/",
 		})
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gftp/gftp/deploy"
@@ -218,4 +219,43 @@ func TestLinkedWorkTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertFiles(t, dir, map[string]string{"b.txt": "topic\n", deploy.DefaultMarker: g.Git("rev-parse", "topic") + "\n"})
+}
+
+// TestSubmoduleIncludeLine: a submodule's own .git-ftp-include applies
+// inside it (its gitignored build output goes up under the submodule's
+// path), and a line of it that cannot be read fails the plan naming the
+// submodule and the line, before anything is uploaded.
+func TestSubmoduleIncludeLine(t *testing.T) {
+	s, dir, r := initedSubmodule(t)
+	work := filepath.Join(s.super.Dir, "vendor", "lib")
+	s.lib.Write(".gitignore", []byte("dist/\n"))
+	s.lib.Write(".git-ftp-include", []byte("dist/app.js:lib.js\n"))
+	s.movePointer(t)
+	if err := os.MkdirAll(filepath.Join(work, "dist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "dist", "app.js"), []byte("built\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deploySub(t, s.super.Dir, r); err != nil {
+		t.Fatal(err)
+	}
+	if got := gittest.Files(t, dir)["vendor/lib/dist/app.js"]; got != "built\n" {
+		t.Fatalf("vendor/lib/dist/app.js = %q, want the submodule's build output", got)
+	}
+
+	s.lib.Write("lib.js", []byte("v3\n"))
+	s.lib.Write(".git-ftp-include", []byte("no colon here\n"))
+	s.lib.Commit("lib three")
+	s.super.Git("-C", "vendor/lib", "-c", "protocol.file.allow=always", "pull", "-q", "--ff-only", "origin", "main")
+	s.super.Git("add", "vendor/lib")
+	s.super.Commit("super three")
+	_, err := deploySub(t, s.super.Dir, r)
+	var ie *deploy.IncludeError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "submodule vendor/lib: .git-ftp-include:1:") {
+		t.Fatalf("plan with a bad line in the submodule's .git-ftp-include: %v, want an IncludeError naming it", err)
+	}
+	if got := gittest.Files(t, dir)["vendor/lib/lib.js"]; got != "v2\n" {
+		t.Errorf("vendor/lib/lib.js = %q after a refused plan, want it untouched", got)
+	}
 }

@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -144,4 +145,53 @@ func TestSubmoduleGitFTP(t *testing.T) {
 	move("v3\n")
 	gitFTP(t, srv, super.Dir, "push", "--insecure", srv.URL)
 	check("after git-ftp push", "v3\n", false)
+}
+
+// TestSubmoduleIncludeGitFTP: a submodule's own .git-ftp-include applies
+// inside it, as git-ftp (run again inside the submodule) applies it: its
+// build output, ignored by git, goes up with the submodule on init and
+// again when its source changes. git-ftp and gftp deploy the same commits
+// to two directories of one server, which must then hold the same files.
+func TestSubmoduleIncludeGitFTP(t *testing.T) {
+	srv := servers.Start(t, servers.VsftpdFTPES12)
+	lib, super := submoduleRepos(t, "home\n", map[string]string{
+		"lib.js":           "v1\n",
+		".gitignore":       "dist/\n",
+		".git-ftp-include": "dist/app.js:lib.js\n",
+		"README.txt":       "lib\n",
+	})
+	build := func(content string) {
+		t.Helper()
+		dir := filepath.Join(super.Dir, "vendor", "lib", "dist")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "app.js"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same := func(when string) map[string]string {
+		t.Helper()
+		byGitFTP, _, _ := served(t, filepath.Join(srv.Root, "gitftp"))
+		byGftp, _, _ := served(t, filepath.Join(srv.Root, "gftp"))
+		compare(t, when+": gftp against git-ftp", byGftp, byGitFTP)
+		return byGftp
+	}
+	build("built v1\n")
+	gitFTP(t, srv, super.Dir, "init", "--insecure", under(srv, "gitftp"))
+	mustGftp(t, srv, super.Dir, "init", under(srv, "gftp"))
+	if got := same("after init"); got["vendor/lib/dist/app.js"] != "built v1\n" {
+		t.Errorf("after init: vendor/lib/dist/app.js = %q, want the build output", got["vendor/lib/dist/app.js"])
+	}
+
+	// The source changes, and the build with it.
+	lib.Write("lib.js", []byte("v2\n"))
+	lib.Commit("lib v2")
+	movePointer(t, super, "super v2")
+	build("built v2\n")
+	gitFTP(t, srv, super.Dir, "push", "--insecure", under(srv, "gitftp"))
+	mustGftp(t, srv, super.Dir, "push", under(srv, "gftp"))
+	if got := same("after push"); got["vendor/lib/dist/app.js"] != "built v2\n" {
+		t.Errorf("after push: vendor/lib/dist/app.js = %q, want the new build output", got["vendor/lib/dist/app.js"])
+	}
 }

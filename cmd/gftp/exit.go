@@ -85,6 +85,7 @@ func exitCode(err error) int {
 		lfs *deploy.LFSMissingError
 		esc *deploy.EscapeError
 		nme *deploy.NameError
+		inc *deploy.IncludeError
 	)
 	switch {
 	case err == nil:
@@ -95,7 +96,7 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.As(err, &ce):
 		return ce.code
-	case errors.As(err, &esc), errors.Is(err, remote.ErrEscape):
+	case errors.As(err, &esc), errors.Is(err, remote.ErrEscape), errors.As(err, &inc):
 		return exitUsage
 	case errors.As(err, &fe), errors.As(err, &nme):
 		return exitUpload

@@ -211,6 +211,7 @@ type sentWait struct {
 // SFTP request types (draft-ietf-secsh-filexfer-02 section 3).
 const (
 	fxpMkdir    = 14
+	fxpRmdir    = 15
 	fxpExtended = 200
 )
 

@@ -94,23 +94,35 @@ func (r *Remote) MkdirNested(ctx context.Context, dir, sub string) (dirErr, subE
 }
 
 // RmdirNested implements remote.NestedDirMaker the same way: the inner
-// directory's removal, then the outer's, sent one behind the other.
+// directory's removal, then, once it has gone out, the outer's, on one
+// session, without waiting for the first's answer.
 func (r *Remote) RmdirNested(ctx context.Context, dir, sub string) error {
 	inner := path.Join(dir, sub)
 	r.forget(dir, inner)
-	return r.run(ctx, "rmdir", dir, func(c *sftplib.Client) error {
-		return r.rmdirNestedOn(c, dir, inner)
+	l, err := r.get(ctx)
+	if err != nil {
+		return retarget("rmdir", dir, err)
+	}
+	return r.runSession(ctx, l, "rmdir", dir, func(s *session) error {
+		return r.rmdirNestedOn(s, dir, inner)
 	}, nil)
 }
 
-func (r *Remote) rmdirNestedOn(c *sftplib.Client, dir, inner string) error {
+func (r *Remote) rmdirNestedOn(s *session, dir, inner string) error {
+	c := s.c
+	out := s.w.sent(fxpRmdir, r.path(inner))
 	first := make(chan error, 1)
 	go func() { first <- c.RemoveDirectory(r.path(inner)) }()
-	runtime.Gosched()
+	select {
+	case <-out:
+	case err := <-first:
+		first <- err // answered, or it never went out
+	}
 	err := c.RemoveDirectory(r.path(dir))
 	innerErr := <-first
 	if err != nil && (innerErr == nil || errors.Is(innerErr, fs.ErrNotExist)) {
-		// Sent before the inner one's removal: once more.
+		// Our name is gone now, whatever the server saw before: once
+		// more (a rival's name may still be there; see deploy).
 		err = c.RemoveDirectory(r.path(dir))
 	}
 	return err
@@ -146,7 +158,7 @@ func (r *Remote) RenameRmdirNested(ctx context.Context, from, to, dir, sub strin
 			// connection is gone: the removals then fail as well.
 			first <- err
 		}
-		rmErr = wrapErr("rmdir", dir, l, r.rmdirNestedOn(c, dir, inner))
+		rmErr = wrapErr("rmdir", dir, l, r.rmdirNestedOn(s, dir, inner))
 		rnErr = wrapErr("rename", to, l, <-first)
 		return nil
 	}, nil)

@@ -18,6 +18,7 @@ import (
 	sftplib "github.com/pkg/sftp"
 
 	"github.com/gftp/gftp/remote"
+	"github.com/gftp/gftp/remote/retry"
 )
 
 // TestRemoveRefusesDirectories: Remove sends LSTAT and REMOVE together,
@@ -293,6 +294,11 @@ func TestPreOpenBehindLock(t *testing.T) {
 	po.PreOpen("m")
 	if dirErr, _ := nd.MkdirNested(ctx, "lock", "me"); !errors.Is(dirErr, fs.ErrExist) {
 		t.Fatalf("MkdirNested on a held lock: %v, want fs.ErrExist", dirErr)
+	}
+	// The OPEN sent behind the MKDIR may reach the server after
+	// MkdirNested returns: let it arrive before counting.
+	for deadline := time.Now().Add(2 * time.Second); !log.has("open /m") && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 	log.take()
 	if s, err := read("m"); err != nil || s != "one" {
@@ -587,5 +593,16 @@ func TestRenameRmdirNested(t *testing.T) {
 	}
 	if got := read("marker"); got != "marker.tmp" {
 		t.Errorf("marker holds %q after a failed rename", got)
+	}
+}
+
+// TestMaxProcsThroughOpen: an SFTP target, as Open returns it and with
+// retries around it, asks the executor for one CPU.
+func TestMaxProcsThroughOpen(t *testing.T) {
+	isolate(t)
+	h := sftplib.InMemHandler()
+	r := retry.New(openInMem(t, &h, 2), retry.Policy{})
+	if got := remote.MaxProcs(r); got != 1 {
+		t.Errorf("remote.MaxProcs(sftp) = %d, want 1", got)
 	}
 }

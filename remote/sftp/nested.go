@@ -137,7 +137,9 @@ const posixRenameExt = "posix-rename@openssh.com"
 // session without waiting for its answer. OpenSSH's sftp-server handles a
 // session's requests in order, so the lock goes only once the marker has
 // moved. Without posix-rename (Rename's fallback takes more than one
-// request), nothing is sent.
+// request), nothing is sent. The wait for the rename to go out knows it by
+// the extension's name alone: no other rename may be under way on this
+// Remote meanwhile (a deploy's marker moves once its uploads are done).
 func (r *Remote) RenameRmdirNested(ctx context.Context, from, to, dir, sub string) (sent bool, renameErr, rmdirErr error) {
 	l, err := r.get(ctx)
 	if err != nil || !l.posixRename {

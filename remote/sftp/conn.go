@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,6 +224,13 @@ func (w *sessionWriter) sent(typ byte, path string) <-chan struct{} {
 	done := make(chan struct{})
 	w.waits = append(w.waits, sentWait{typ, path, done})
 	return done
+}
+
+// unwait drops a wait whose request will not be written after all.
+func (w *sessionWriter) unwait(done <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.waits = slices.DeleteFunc(w.waits, func(x sentWait) bool { return x.done == done })
 }
 
 func (w *sessionWriter) Write(p []byte) (int, error) {

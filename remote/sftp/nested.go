@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"path"
-	"runtime"
 
 	sftplib "github.com/pkg/sftp"
 
@@ -13,11 +12,10 @@ import (
 )
 
 // MkdirNested implements remote.NestedDirMaker: the two mkdir requests go
-// out on one session one right behind the other, the second without
-// waiting for the first's reply, so that a lock names its holder from the
+// out on one session, the inner one once the outer one has been written,
+// without waiting for its reply, so that a lock names its holder from the
 // instant it exists, at no extra round trip. OpenSSH's sftp-server handles
-// a session's requests in order; should the inner one still leave first
-// (and fail, its parent missing), it is sent again after the first.
+// a session's requests in order.
 func (r *Remote) MkdirNested(ctx context.Context, dir, sub string) (dirErr, subErr error) {
 	inner := path.Join(dir, sub)
 	r.forget(dir, inner)
@@ -27,75 +25,79 @@ func (r *Remote) MkdirNested(ctx context.Context, dir, sub string) (dirErr, subE
 		err = retarget("mkdir", dir, err)
 		return err, err
 	}
-	got := make(chan map[string]*preOpened, 1)
+	type result struct {
+		dirErr, subErr error
+		opens          map[string]*preOpened
+	}
+	got := make(chan result, 1)
 	err = r.runSession(ctx, l, "mkdir", dir, func(s *session) error {
 		c := s.c
-		var sent <-chan struct{}
-		if len(names) > 0 {
-			sent = s.w.sent(fxpMkdir, r.path(dir))
+		first, left := sendFirst(s, fxpMkdir, r.path(dir), func() error { return mkdirOn(c, r.path(dir)) })
+		var res result
+		if left && len(names) > 0 {
+			// The OPENs (see PreOpen) go behind the MKDIR too.
+			res.opens = r.startOpens(l, s, names)
 		}
-		first := make(chan error, 1)
-		firstDone := make(chan struct{})
-		go func() {
-			first <- mkdirOn(c, r.path(dir))
-			close(firstDone)
-		}()
-		var opens map[string]*preOpened
-		decided := make(chan struct{})
-		if sent == nil {
-			close(decided)
-		} else {
-			// The OPENs (see PreOpen) leave once the MKDIR has.
-			go func() {
-				defer close(decided)
-				select {
-				case <-sent:
-				case <-firstDone:
-					select {
-					case <-sent:
-					default:
-						return // it never left
-					}
-				}
-				opens = r.startOpens(l, s, names)
-			}()
-		}
-		runtime.Gosched() // let the first request leave first
-		subErr = mkdirOn(c, r.path(inner))
-		dirErr = <-first
-		<-decided
-		got <- opens
-		if dirErr == nil && errors.Is(subErr, fs.ErrNotExist) {
-			subErr = mkdirOn(c, r.path(inner))
-		}
+		res.subErr = mkdirOn(c, r.path(inner))
+		res.dirErr = <-first
+		got <- res
 		return nil
 	}, nil)
-	if err == nil && dirErr == nil {
-		r.keepOpened(<-got)
-	} else {
-		// Not our lock (or no answer): what was opened behind it is not
-		// to be read.
+	if err != nil {
+		// Cancelled or no session: fn may still run; what it opens
+		// behind the lock is closed unread.
 		go func() {
-			for _, p := range <-got {
+			for _, p := range (<-got).opens {
 				p.close()
 			}
 		}()
-	}
-	if err != nil {
 		return err, err
 	}
-	if dirErr != nil {
-		dirErr = &fs.PathError{Op: "mkdir", Path: dir, Err: dirErr}
+	res := <-got
+	if res.dirErr != nil {
+		// Not our lock: what was opened behind it is not to be read.
+		go func() {
+			for _, p := range res.opens {
+				p.close()
+			}
+		}()
+		dirErr = &fs.PathError{Op: "mkdir", Path: dir, Err: res.dirErr}
+	} else {
+		r.keepOpened(res.opens)
 	}
-	if subErr != nil {
-		subErr = &fs.PathError{Op: "mkdir", Path: inner, Err: subErr}
+	if res.subErr != nil {
+		subErr = &fs.PathError{Op: "mkdir", Path: inner, Err: res.subErr}
 	}
 	return dirErr, subErr
 }
 
+// sendFirst starts do, which sends the request that typ and path name
+// (see sessionWriter.sent) on s, and returns once that request has been
+// written in full, so that a request sent on s next is handled after it
+// (OpenSSH's sftp-server handles a session's requests in order). When do
+// ends without it having been written (the connection is gone), left is
+// false. The channel gets do's result.
+func sendFirst(s *session, typ byte, path string, do func() error) (res <-chan error, left bool) {
+	out := s.w.sent(typ, path)
+	ch := make(chan error, 1)
+	go func() { ch <- do() }()
+	select {
+	case <-out:
+		return ch, true
+	case err := <-ch:
+		ch <- err
+		select {
+		case <-out:
+			return ch, true
+		default:
+			s.w.unwait(out)
+			return ch, false
+		}
+	}
+}
+
 // RmdirNested implements remote.NestedDirMaker the same way: the inner
-// directory's removal, then, once it has gone out, the outer's, on one
-// session, without waiting for the first's answer.
+// directory's removal, then, once it has gone out, the outer's.
 func (r *Remote) RmdirNested(ctx context.Context, dir, sub string) error {
 	inner := path.Join(dir, sub)
 	r.forget(dir, inner)
@@ -108,23 +110,13 @@ func (r *Remote) RmdirNested(ctx context.Context, dir, sub string) error {
 	}, nil)
 }
 
+// rmdirNestedOn removes inner, then dir, on s. When dir is not empty after
+// all (a rival's name inside), the caller sees its error (see deploy).
 func (r *Remote) rmdirNestedOn(s *session, dir, inner string) error {
 	c := s.c
-	out := s.w.sent(fxpRmdir, r.path(inner))
-	first := make(chan error, 1)
-	go func() { first <- c.RemoveDirectory(r.path(inner)) }()
-	select {
-	case <-out:
-	case err := <-first:
-		first <- err // answered, or it never went out
-	}
+	first, _ := sendFirst(s, fxpRmdir, r.path(inner), func() error { return c.RemoveDirectory(r.path(inner)) })
 	err := c.RemoveDirectory(r.path(dir))
-	innerErr := <-first
-	if err != nil && (innerErr == nil || errors.Is(innerErr, fs.ErrNotExist)) {
-		// Our name is gone now, whatever the server saw before: once
-		// more (a rival's name may still be there; see deploy).
-		err = c.RemoveDirectory(r.path(dir))
-	}
+	<-first // a missing inner directory is no error; the outer one's says the rest
 	return err
 }
 
@@ -150,16 +142,9 @@ func (r *Remote) RenameRmdirNested(ctx context.Context, from, to, dir, sub strin
 	var rnErr, rmErr error // fn's, read only once it has ended
 	err = r.runSession(ctx, l, "rename", to, func(s *session) error {
 		c := s.c
-		out := s.w.sent(fxpExtended, posixRenameExt)
-		first := make(chan error, 1)
-		go func() { first <- c.PosixRename(r.path(from), r.path(to)) }()
-		select {
-		case <-out:
-		case err := <-first:
-			// Answered, so it went out; or it never could, and the
-			// connection is gone: the removals then fail as well.
-			first <- err
-		}
+		first, _ := sendFirst(s, fxpExtended, posixRenameExt, func() error { return c.PosixRename(r.path(from), r.path(to)) })
+		// Had the rename not gone out, the connection is gone, and the
+		// removals fail as well.
 		rmErr = wrapErr("rmdir", dir, l, r.rmdirNestedOn(s, dir, inner))
 		rnErr = wrapErr("rename", to, l, <-first)
 		return nil

@@ -277,7 +277,7 @@ func TestPreOpenBehindLock(t *testing.T) {
 				opens++
 			}
 		}
-		// (MkdirNested may send the inner MKDIR again, when it left first.)
+		// (The lock's MKDIR first; the OPEN of /m behind it, once.)
 		if lock, m := slices.Index(got, "mkdir /lock"), slices.Index(got, "open /m"); lock < 0 || m < lock || opens != 1 {
 			t.Fatalf("round %d: the server handled %q; want the lock's MKDIR, then one open of /m", i, got)
 		}
